@@ -1,0 +1,9 @@
+//! One module per subcommand; each has `Args` (clap) and `run(&Context, Args)`.
+
+pub mod bench;
+pub mod demo;
+pub mod gen;
+pub mod import;
+pub mod query;
+pub mod stats;
+pub mod verify;

@@ -1,0 +1,82 @@
+//! `idwatch.toml` and where things live. Precedence: command-line flag, then environment
+//! (`IDWATCH_DATA`), then the config file, then the default `./idwatch-data`. The config holds
+//! no secrets; later credentials are referenced by env var or file name only.
+
+use anyhow::Context as _;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The parsed `idwatch.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Data directory.
+    pub data_dir: Option<PathBuf>,
+    /// Org used when a command is given no `--org`.
+    pub default_org: Option<String>,
+}
+
+/// What every command gets.
+#[derive(Debug)]
+pub struct Context {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The loaded configuration.
+    pub config: Config,
+}
+
+impl Context {
+    /// Loads configuration and resolves the data directory.
+    pub fn load(data_dir: Option<&Path>, config: Option<&Path>) -> anyhow::Result<Context> {
+        let default = Path::new("idwatch.toml");
+        let (path, required) = match config {
+            Some(p) => (Some(p), true),
+            None if default.exists() => (Some(default), false),
+            None => (None, false),
+        };
+        let config = match path {
+            Some(p) if required || p.exists() => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading config {}", p.display()))?;
+                toml::from_str(&text).map_err(|e| {
+                    crate::exit::Exit::bad_input(format!("config {}: {e}", p.display()))
+                })?
+            }
+            _ => Config::default(),
+        };
+        let data_dir = data_dir
+            .map(Path::to_path_buf)
+            .or_else(|| config.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("idwatch-data"));
+        Ok(Context { data_dir, config })
+    }
+
+    /// The store file.
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join("idwatch.db")
+    }
+
+    /// The org to use: the flag, else `default_org`, else an error that says how to choose.
+    pub fn org(&self, flag: Option<&str>) -> anyhow::Result<String> {
+        flag.map(str::to_string)
+            .or_else(|| self.config.default_org.clone())
+            .ok_or_else(|| {
+                crate::exit::Exit::bad_input(
+                    "no org given: pass --org NAME or set default_org in idwatch.toml",
+                )
+            })
+    }
+
+    /// Opens the store for writing.
+    pub fn open_store(&self) -> anyhow::Result<store::Store> {
+        let path = self.store_path();
+        store::Store::open(&path).with_context(|| format!("opening store {}", path.display()))
+    }
+
+    /// Opens the store for reading.
+    pub fn open_store_read_only(&self) -> anyhow::Result<store::Store> {
+        let path = self.store_path();
+        store::Store::open_read_only(&path)
+            .with_context(|| format!("opening store {}", path.display()))
+    }
+}

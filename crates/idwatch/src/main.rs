@@ -1,0 +1,67 @@
+//! The `idwatch` binary: parses the command line, starts tracing, runs one command from
+//! `commands/`, and turns its error into an exit code (see `exit`). Nothing else lives here.
+
+mod commands;
+mod config;
+mod exit;
+mod output;
+mod time_arg;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Keep your own tamper-evident copy of the Okta System Log, and query it with Okta's own filter
+/// syntax.
+#[derive(Debug, Parser)]
+#[command(name = "idwatch", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Data directory (holds idwatch.db).
+    #[arg(long, global = true, env = "IDWATCH_DATA", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Configuration file [default: ./idwatch.toml when present].
+    #[arg(long, global = true, env = "IDWATCH_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show idwatch working on a simulated org, with nothing to set up.
+    Demo(commands::demo::Args),
+    /// Import events from NDJSON, JSON arrays, Event Hook envelopes or .gz of these.
+    Import(commands::import::Args),
+    /// Query stored events with Okta's System Log filter syntax.
+    Query(commands::query::Args),
+    /// Recompute the hash chain and name every modified, deleted or inserted event.
+    Verify(commands::verify::Args),
+    /// Write deterministic, realistic Okta events (NDJSON) for tests and benchmarks.
+    Gen(commands::gen::Args),
+    /// Measure idwatch on generated data.
+    Bench(commands::bench::Args),
+    /// Show what the store holds and where its bytes go.
+    Stats(commands::stats::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("IDWATCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = config::Context::load(cli.data_dir.as_deref(), cli.config.as_deref())
+        .and_then(|ctx| match cli.command {
+            Command::Demo(args) => commands::demo::run(&ctx, args),
+            Command::Import(args) => commands::import::run(&ctx, args),
+            Command::Query(args) => commands::query::run(&ctx, args),
+            Command::Verify(args) => commands::verify::run(&ctx, args),
+            Command::Gen(args) => commands::gen::run(&ctx, args),
+            Command::Bench(args) => commands::bench::run(&ctx, args),
+            Command::Stats(args) => commands::stats::run(&ctx, args),
+        });
+    exit::code_for(result)
+}
