@@ -53,15 +53,17 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let result = config::Context::load(cli.data_dir.as_deref(), cli.config.as_deref())
-        .and_then(|ctx| match cli.command {
-            Command::Demo(args) => commands::demo::run(&ctx, args),
-            Command::Import(args) => commands::import::run(&ctx, args),
-            Command::Query(args) => commands::query::run(&ctx, args),
-            Command::Verify(args) => commands::verify::run(&ctx, args),
-            Command::Gen(args) => commands::gen::run(&ctx, args),
-            Command::Bench(args) => commands::bench::run(&ctx, args),
-            Command::Stats(args) => commands::stats::run(&ctx, args),
+    let result =
+        config::Context::load(cli.data_dir.as_deref(), cli.config.as_deref()).and_then(|ctx| {
+            match cli.command {
+                Command::Demo(args) => commands::demo::run(&ctx, args),
+                Command::Import(args) => commands::import::run(&ctx, args),
+                Command::Query(args) => commands::query::run(&ctx, args),
+                Command::Verify(args) => commands::verify::run(&ctx, args),
+                Command::Gen(args) => commands::gen::run(&ctx, args),
+                Command::Bench(args) => commands::bench::run(&ctx, args),
+                Command::Stats(args) => commands::stats::run(&ctx, args),
+            }
         });
     exit::code_for(result)
 }

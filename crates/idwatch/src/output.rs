@@ -96,7 +96,8 @@ impl<W: Write> TableWriter<W> {
     pub fn finish(mut self) -> io::Result<()> {
         match self.format {
             Format::Table => {
-                let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
+                let mut widths: Vec<usize> =
+                    self.header.iter().map(|h| h.chars().count()).collect();
                 for row in &self.rows {
                     for (i, cell) in row.iter().enumerate() {
                         if let Some(w) = widths.get_mut(i) {

@@ -40,12 +40,16 @@ fn sample_files() -> Vec<PathBuf> {
 fn import_samples_then_reimport_reports_duplicates() {
     let tmp = TempDir::new().unwrap();
     let data = tmp.path().join("data");
-    let out = run(idwatch(&data).args(["import", "--org", "acme"]).args(sample_files()));
+    let out = run(idwatch(&data)
+        .args(["import", "--org", "acme"])
+        .args(sample_files()));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let summary = text(&out.stdout);
     assert!(summary.starts_with("org acme: read 41, new "), "{summary}");
     assert!(summary.contains("rejected 0"), "{summary}");
-    let again = run(idwatch(&data).args(["import", "--org", "acme"]).args(sample_files()));
+    let again = run(idwatch(&data)
+        .args(["import", "--org", "acme"])
+        .args(sample_files()));
     let summary = text(&again.stdout);
     assert!(summary.contains("new 0, duplicates 41"), "{summary}");
 }
@@ -58,11 +62,15 @@ fn bad_records_are_reported_with_file_line_and_field_and_skipped() {
     std::fs::write(
         &file,
         concat!(
-            r#"{"uuid":"a","published":"2024-01-01T00:00:00Z","eventType":"user.session.start"}"#, "\n",
-            r#"{"uuid":"b","published":"yesterday","eventType":"user.session.start"}"#, "\n",
+            r#"{"uuid":"a","published":"2024-01-01T00:00:00Z","eventType":"user.session.start"}"#,
+            "\n",
+            r#"{"uuid":"b","published":"yesterday","eventType":"user.session.start"}"#,
+            "\n",
             "{not json\n",
-            r#"{"uuid":"c","published":"2024-01-01T00:00:02Z"}"#, "\n",
-            r#"{"uuid":"d","published":"2024-01-01T00:00:03Z","eventType":"user.session.end"}"#, "\n",
+            r#"{"uuid":"c","published":"2024-01-01T00:00:02Z"}"#,
+            "\n",
+            r#"{"uuid":"d","published":"2024-01-01T00:00:03Z","eventType":"user.session.end"}"#,
+            "\n",
         ),
     )
     .unwrap();
@@ -70,12 +78,25 @@ fn bad_records_are_reported_with_file_line_and_field_and_skipped() {
     assert!(out.status.success());
     let err = text(&out.stderr);
     let name = file.display().to_string();
-    assert!(err.contains(&format!("{name}:2: field `published`: expected an RFC 3339 time, got `yesterday`")), "{err}");
-    assert!(err.contains(&format!("{name}:3: field `$`: invalid JSON")), "{err}");
-    assert!(err.contains(&format!("{name}:4: field `eventType`: missing")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{name}:2: field `published`: expected an RFC 3339 time, got `yesterday`"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{name}:3: field `$`: invalid JSON")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{name}:4: field `eventType`: missing")),
+        "{err}"
+    );
     assert!(text(&out.stdout).contains("read 5, new 2, duplicates 0, rejected 3"));
 
-    let strict = run(idwatch(&data).args(["import", "--org", "acme", "--strict"]).arg(&file));
+    let strict = run(idwatch(&data)
+        .args(["import", "--org", "acme", "--strict"])
+        .arg(&file));
     assert_eq!(strict.status.code(), Some(2));
     // Nothing already stored was lost.
     let count = run(idwatch(&data).args(["query", "--org", "acme", "--count"]));
@@ -86,10 +107,19 @@ fn bad_records_are_reported_with_file_line_and_field_and_skipped() {
 fn query_filters_formats_and_errors() {
     let tmp = TempDir::new().unwrap();
     let data = tmp.path().join("data");
-    assert!(run(idwatch(&data).args(["import", "--org", "acme"]).args(sample_files())).status.success());
+    assert!(run(idwatch(&data)
+        .args(["import", "--org", "acme"])
+        .args(sample_files()))
+    .status
+    .success());
 
     let out = run(idwatch(&data).args([
-        "query", "--org", "acme", r#"eventType eq "user.session.start""#, "--format", "ndjson",
+        "query",
+        "--org",
+        "acme",
+        r#"eventType eq "user.session.start""#,
+        "--format",
+        "ndjson",
     ]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let lines: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
@@ -100,17 +130,21 @@ fn query_filters_formats_and_errors() {
     }
 
     let out = run(idwatch(&data).args([
-        "query", "--org", "acme", "--group-by", "eventType", "--format", "csv",
+        "query",
+        "--org",
+        "acme",
+        "--group-by",
+        "eventType",
+        "--format",
+        "csv",
     ]));
     let csv = text(&out.stdout);
     assert!(csv.starts_with("eventType,count\n"), "{csv}");
 
-    let out = run(idwatch(&data).args([
-        "query", "--org", "acme", r#"eventType eq"#,
-    ]));
+    let out = run(idwatch(&data).args(["query", "--org", "acme", r#"eventType eq"#]));
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("column 11"), "{err}");
+    assert!(err.contains("column 13"), "{err}");
     assert!(err.contains("eventType eq\n"), "{err}");
 
     let out = run(idwatch(&data).args(["query", "--org", "nobody", "--count"]));
@@ -122,7 +156,11 @@ fn query_filters_formats_and_errors() {
 fn sqlite3_cli_edit_is_named_by_verify() {
     let tmp = TempDir::new().unwrap();
     let data = tmp.path().join("data");
-    assert!(run(idwatch(&data).args(["import", "--org", "acme"]).args(sample_files())).status.success());
+    assert!(run(idwatch(&data)
+        .args(["import", "--org", "acme"])
+        .args(sample_files()))
+    .status
+    .success());
     let ok = run(idwatch(&data).args(["verify"]));
     assert!(ok.status.success(), "{}", text(&ok.stdout));
     assert!(text(&ok.stdout).contains("chain intact"));
@@ -135,14 +173,22 @@ fn sqlite3_cli_edit_is_named_by_verify() {
         .output()
         .expect("sqlite3 CLI installed (.ci/run installs it)");
     assert!(edit.status.success(), "{}", text(&edit.stderr));
-    let out = run(idwatch(&data).args(["query", "--org", "acme", "--format", "ndjson", "--limit", "100"]));
-    let events: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let out = run(idwatch(&data).args([
+        "query", "--org", "acme", "--format", "ndjson", "--limit", "100",
+    ]));
+    let events: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert!(!events.is_empty());
 
     let bad = run(idwatch(&data).args(["verify"]));
     assert_eq!(bad.status.code(), Some(3));
     let report = text(&bad.stdout);
-    assert!(report.contains("(seq 3) modified: stored index columns differ from its JSON: eventType"), "{report}");
+    assert!(
+        report.contains("(seq 3) modified: stored index columns differ from its JSON: eventType"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -150,7 +196,9 @@ fn kill_dash_nine_mid_import_leaves_whole_batches_and_rerun_completes() {
     let tmp = TempDir::new().unwrap();
     let data = tmp.path().join("data");
     let file = tmp.path().join("big.ndjson");
-    let gen = run(idwatch(&data).args(["gen", "--events", "60000", "--seed", "3", "--out"]).arg(&file));
+    let gen = run(idwatch(&data)
+        .args(["gen", "--events", "60000", "--seed", "3", "--out"])
+        .arg(&file));
     assert!(gen.status.success(), "{}", text(&gen.stderr));
     let mut killed_midway = 0;
     for delay_ms in [150u64, 400, 700, 1000, 1500] {
@@ -169,10 +217,17 @@ fn kill_dash_nine_mid_import_leaves_whole_batches_and_rerun_completes() {
             killed_midway += 1;
         }
         let verify = run(idwatch(&data).args(["verify"]));
-        assert!(verify.status.success(), "after kill at {delay_ms} ms: {}", text(&verify.stdout));
+        assert!(
+            verify.status.success(),
+            "after kill at {delay_ms} ms: {}",
+            text(&verify.stdout)
+        );
         let count = run(idwatch(&data).args(["query", "--org", "acme", "--count"]));
         let n: u64 = text(&count.stdout).trim().parse().unwrap_or(0);
-        assert!(n.is_multiple_of(500) || n == 60000, "partial batch stored: {n}");
+        assert!(
+            n.is_multiple_of(500) || n == 60000,
+            "partial batch stored: {n}"
+        );
     }
     let out = run(idwatch(&data).args(["import", "--org", "acme"]).arg(&file));
     assert!(out.status.success());

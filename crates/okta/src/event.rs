@@ -87,7 +87,9 @@ fn fold_to_16(bytes: &[u8]) -> [u8; 16] {
     let mut b: u64 = 0x84222325_cbf29ce4;
     for &c in bytes {
         a = (a ^ c as u64).wrapping_mul(0x0000_0100_0000_01b3);
-        b = (b ^ c as u64).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(17);
+        b = (b ^ c as u64)
+            .wrapping_mul(0x0000_0100_0000_01b3)
+            .rotate_left(17);
     }
     let mut out = [0u8; 16];
     out[..8].copy_from_slice(&a.to_be_bytes());
@@ -134,10 +136,7 @@ impl LogEvent {
     /// Parses one event from its JSON text, keeping the text exactly.
     pub fn parse(raw: &str) -> Result<LogEvent, EventError> {
         let doc: Value = serde_json::from_str(raw).map_err(|e| {
-            EventError::new(
-                "$",
-                format!("not valid JSON at column {}: {e}", e.column()),
-            )
+            EventError::new("$", format!("not valid JSON at column {}: {e}", e.column()))
         })?;
         LogEvent::from_parts(raw.into(), doc)
     }
@@ -599,12 +598,12 @@ mod tests {
 
     #[test]
     fn names_the_field_that_is_wrong() {
-        let err = LogEvent::parse(r#"{"uuid":"x","published":"yesterday","eventType":"a"}"#)
-            .unwrap_err();
+        let err =
+            LogEvent::parse(r#"{"uuid":"x","published":"yesterday","eventType":"a"}"#).unwrap_err();
         assert_eq!(err.field, "published");
         assert!(err.reason.contains("yesterday"), "{err}");
-        let err = LogEvent::parse(r#"{"published":"2024-01-01T00:00:00Z","eventType":"a"}"#)
-            .unwrap_err();
+        let err =
+            LogEvent::parse(r#"{"published":"2024-01-01T00:00:00Z","eventType":"a"}"#).unwrap_err();
         assert_eq!(err.to_string(), "field `uuid`: missing");
         let err = LogEvent::parse("[1]").unwrap_err();
         assert_eq!(err.field, "$");

@@ -371,9 +371,8 @@ mod tests {
 
     #[test]
     fn reads_hook_envelopes_and_gzip() {
-        let envelope = format!(
-            r#"{{"eventType":"com.okta.event_hook","data":{{"events":[{E1},{E2}]}}}}"#
-        );
+        let envelope =
+            format!(r#"{{"eventType":"com.okta.event_hook","data":{{"events":[{E1},{E2}]}}}}"#);
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(envelope.as_bytes()).unwrap();
         let got = read_all(&gz.finish().unwrap());
@@ -388,7 +387,11 @@ mod tests {
     fn reports_a_broken_document_once() {
         let got = read_all(b"[\n {\"uuid\": \"u1\",\n");
         assert_eq!(got.len(), 1);
-        assert!(got[0].as_ref().unwrap_err().to_string().contains("invalid JSON"));
+        assert!(got[0]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("invalid JSON"));
     }
 
     #[test]
@@ -396,7 +399,9 @@ mod tests {
         let err = EventReader::open(Path::new("/nonexistent/x.ndjson"))
             .err()
             .unwrap();
-        assert!(err.to_string().starts_with("/nonexistent/x.ndjson: cannot open"));
+        assert!(err
+            .to_string()
+            .starts_with("/nonexistent/x.ndjson: cannot open"));
     }
 
     #[test]
@@ -405,7 +410,10 @@ mod tests {
         let mut total = 0;
         for entry in std::fs::read_dir(&dir).expect("../shared/okta/samples must exist") {
             let path = entry.unwrap().path();
-            if !matches!(path.extension().and_then(|e| e.to_str()), Some("ndjson" | "json")) {
+            if !matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("ndjson" | "json")
+            ) {
                 continue;
             }
             for record in EventReader::open(&path).unwrap() {

@@ -303,6 +303,21 @@ impl Store {
     ) -> Result<OrgVerification, StoreError> {
         let mut problems = Vec::new();
         let mut prev = genesis(name).to_vec();
+        // One sequential pass over the org's target rows (keyed by term first, so a per-event
+        // lookup would scan).
+        let mut targets_by_seq: HashMap<i64, Vec<i64>> = HashMap::new();
+        {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT seq, term FROM targets WHERE org = ?1")
+                .context("reading targets")?;
+            let mut rows = stmt.query([org.0]).context("reading targets")?;
+            while let Some(r) = rows.next().context("reading targets")? {
+                let seq: i64 = r.get(0).context("reading target")?;
+                let term: i64 = r.get(1).context("reading target")?;
+                targets_by_seq.entry(seq).or_default().push(term);
+            }
+        }
         let mut batches = 0u64;
         let mut events = 0u64;
         let mut covered: Vec<(i64, i64)> = Vec::new();
@@ -342,18 +357,16 @@ impl Store {
             if recomputed[..] != link[..] {
                 problems.push(ChainProblem::BatchAltered {
                     batch: id,
-                    detail: "its record (seqs, time, source or manifest) no longer matches its link"
-                        .into(),
+                    detail:
+                        "its record (seqs, time, source or manifest) no longer matches its link"
+                            .into(),
                 });
             }
             prev = link;
             if manifest.len() != count as usize * ENTRY_BYTES {
                 problems.push(ChainProblem::BatchAltered {
                     batch: id,
-                    detail: format!(
-                        "manifest holds {} bytes for {count} events",
-                        manifest.len()
-                    ),
+                    detail: format!("manifest holds {} bytes for {count} events", manifest.len()),
                 });
                 continue;
             }
@@ -369,14 +382,25 @@ impl Store {
                 })
                 .collect();
             events += entries.len() as u64;
-            self.verify_batch_events(org, first_seq, &entries, terms, &mut problems)?;
+            self.verify_batch_events(
+                org,
+                first_seq,
+                &entries,
+                terms,
+                &targets_by_seq,
+                &mut problems,
+            )?;
         }
         self.find_inserted(org, &covered, &mut problems)?;
         Ok(OrgVerification {
             org: name.to_string(),
             batches,
             events,
-            head: if batches > 0 { hex::encode(&prev) } else { String::new() },
+            head: if batches > 0 {
+                hex::encode(&prev)
+            } else {
+                String::new()
+            },
             problems,
         })
     }
@@ -392,10 +416,12 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT id, first_seq, data FROM blocks
-                 WHERE org = ?1 AND first_seq < ?3 AND first_seq + count > ?2",
+                 WHERE org = ?1 AND first_seq >= ?2 - ?4 AND first_seq < ?3 AND first_seq + count > ?2",
             )
             .context("reading blocks")?;
-        let mut rows = stmt.query(params![org.0, from, to]).context("reading blocks")?;
+        let mut rows = stmt
+            .query(params![org.0, from, to, crate::codec::BLOCK_EVENTS as i64])
+            .context("reading blocks")?;
         let mut out = HashMap::new();
         while let Some(row) = rows.next().context("reading blocks")? {
             let id: i64 = row.get(0).context("reading block")?;
@@ -419,6 +445,7 @@ impl Store {
         first_seq: i64,
         entries: &[ManifestEntry],
         terms: &HashMap<(i64, String), i64>,
+        targets_by_seq: &HashMap<i64, Vec<i64>>,
         problems: &mut Vec<ChainProblem>,
     ) -> Result<(), StoreError> {
         let end = first_seq + entries.len() as i64;
@@ -433,7 +460,9 @@ impl Store {
                      FROM events WHERE seq >= ?1 AND seq < ?2",
                 )
                 .context("reading events")?;
-            let mut q = stmt.query(params![first_seq, end]).context("reading events")?;
+            let mut q = stmt
+                .query(params![first_seq, end])
+                .context("reading events")?;
             while let Some(r) = q.next().context("reading events")? {
                 let seq: i64 = r.get(0).context("reading event")?;
                 let mut pivots = [None; 9];
@@ -454,10 +483,6 @@ impl Store {
             .conn
             .prepare_cached("SELECT seq FROM uuids WHERE org = ?1 AND key = ?2")
             .context("reading uuids")?;
-        let mut target_stmt = self
-            .conn
-            .prepare_cached("SELECT term FROM targets WHERE org = ?1 AND seq = ?2 ORDER BY term")
-            .context("reading targets")?;
         for (i, entry) in entries.iter().enumerate() {
             let seq = first_seq + i as i64;
             let uuid = uuid_of_key(&entry.key);
@@ -520,11 +545,8 @@ impl Store {
                     differs.push(name.to_string());
                 }
             }
-            let mut stored_targets: Vec<i64> = target_stmt
-                .query_map(params![org.0, seq], |r| r.get(0))
-                .context("reading targets")?
-                .collect::<Result<_, _>>()
-                .context("reading targets")?;
+            let mut stored_targets: Vec<i64> =
+                targets_by_seq.get(&seq).cloned().unwrap_or_default();
             stored_targets.sort_unstable();
             if stored_targets != expected.1 {
                 differs.push("target index".to_string());
@@ -540,7 +562,10 @@ impl Store {
                 problems.push(ChainProblem::Modified {
                     uuid: event.uuid().0.clone(),
                     seq,
-                    detail: format!("stored index columns differ from its JSON: {}", differs.join(", ")),
+                    detail: format!(
+                        "stored index columns differ from its JSON: {}",
+                        differs.join(", ")
+                    ),
                 });
             }
         }

@@ -131,7 +131,9 @@ impl Store {
                 )
                 .context("preparing event insert")?;
             let mut insert_target = tx
-                .prepare_cached("INSERT OR IGNORE INTO targets (org, term, seq) VALUES (?1, ?2, ?3)")
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO targets (org, term, seq) VALUES (?1, ?2, ?3)",
+                )
                 .context("preparing target insert")?;
             let mut insert_uuid = tx
                 .prepare_cached("INSERT INTO uuids (org, key, seq, hash) VALUES (?1, ?2, ?3, ?4)")

@@ -239,11 +239,7 @@ impl BlockCache {
         }
     }
 
-    fn get(
-        &mut self,
-        conn: &rusqlite::Connection,
-        id: i64,
-    ) -> Result<DecodedBlock, StoreError> {
+    fn get(&mut self, conn: &rusqlite::Connection, id: i64) -> Result<DecodedBlock, StoreError> {
         if let Some(b) = self.blocks.get(&id) {
             return Ok(b.clone());
         }
@@ -456,7 +452,8 @@ impl Store {
             };
             all.sort_unstable();
             for ranked in all {
-                let event = LogEvent::parse(&ranked.raw).map_err(|e| StoreError::Query(e.to_string()))?;
+                let event =
+                    LogEvent::parse(&ranked.raw).map_err(|e| StoreError::Query(e.to_string()))?;
                 stats.matched += 1;
                 if visit(StoredEvent {
                     seq: sign * ranked.key.1,

@@ -39,7 +39,10 @@ fn a_reader_sees_only_whole_batches_while_a_writer_ingests() {
         reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
     let f = writer.join().unwrap();
-    assert!(observations.iter().all(|n| n % 250 == 0), "partial batch seen: {observations:?}");
+    assert!(
+        observations.iter().all(|n| n % 250 == 0),
+        "partial batch seen: {observations:?}"
+    );
     assert!(observations.windows(2).all(|w| w[0] <= w[1]));
     assert!(
         observations.iter().any(|n| *n > 0 && *n < 6000),

@@ -51,7 +51,9 @@ fn orgs_are_separate_namespaces() {
 #[test]
 fn reopening_keeps_everything_and_migrations_are_idempotent() {
     let mut f = fixture();
-    f.store.commit_batch(f.org, &events(0..300), "test").unwrap();
+    f.store
+        .commit_batch(f.org, &events(0..300), "test")
+        .unwrap();
     let path = f.store.path().to_path_buf();
     drop(f.store);
     let mut store = Store::open(&path).unwrap();
@@ -86,7 +88,10 @@ fn every_shared_sample_is_stored_and_uuid_reuse_is_reported_as_conflicts() {
     let mut all = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "ndjson" && e != "json") {
+        if path
+            .extension()
+            .is_none_or(|e| e != "ndjson" && e != "json")
+        {
             continue;
         }
         for record in okta::import::EventReader::open(&path).unwrap() {
@@ -97,7 +102,10 @@ fn every_shared_sample_is_stored_and_uuid_reuse_is_reported_as_conflicts() {
     let distinct: std::collections::HashSet<_> = all.iter().map(|e| e.uuid().key()).collect();
     assert_eq!(out.new, distinct.len());
     assert_eq!(out.new + out.duplicates, all.len());
-    assert!(out.conflicts > 0, "the samples reuse uuids for different events");
+    assert!(
+        out.conflicts > 0,
+        "the samples reuse uuids for different events"
+    );
     assert!(f.store.verify(None, None).unwrap().is_intact());
 }
 

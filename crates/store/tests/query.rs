@@ -45,7 +45,12 @@ fn run(f: &crate::common::Fixture, q: &EventQuery) -> Vec<String> {
     got
 }
 
-fn expected(all: &[LogEvent], filter: &Filter, since: Option<i64>, until: Option<i64>) -> Vec<String> {
+fn expected(
+    all: &[LogEvent],
+    filter: &Filter,
+    since: Option<i64>,
+    until: Option<i64>,
+) -> Vec<String> {
     let mut hits: Vec<&LogEvent> = all
         .iter()
         .filter(|e| since.is_none_or(|s| e.published_micros() >= s))
@@ -88,7 +93,10 @@ fn both_plans_agree_with_evaluating_every_event() {
                 // Same published instant may come in either order; compare as sets then counts.
                 got.sort();
                 want_sorted.sort();
-                assert_eq!(got, want_sorted, "filter {text} scan={force_scan} window={since:?}");
+                assert_eq!(
+                    got, want_sorted,
+                    "filter {text} scan={force_scan} window={since:?}"
+                );
             }
         }
     }
@@ -97,17 +105,24 @@ fn both_plans_agree_with_evaluating_every_event() {
 #[test]
 fn pivot_filters_use_the_index_and_others_scan() {
     let mut f = fixture();
-    f.store.commit_batch(f.org, &events(0..1000), "test").unwrap();
+    f.store
+        .commit_batch(f.org, &events(0..1000), "test")
+        .unwrap();
     let plan = |text: &str| {
         let q = EventQuery {
             filter: Some(Filter::parse(text).unwrap()),
             ..EventQuery::default()
         };
-        f.store.query(f.org, &q, &mut |_| ControlFlow::Continue(())).unwrap()
+        f.store
+            .query(f.org, &q, &mut |_| ControlFlow::Continue(()))
+            .unwrap()
     };
     let indexed = plan(r#"eventType eq "system.api_token.create" and outcome.result eq "DENY""#);
     assert_eq!(indexed.plan, "indexed");
-    assert_eq!(indexed.candidates, indexed.matched, "the index answered exactly here");
+    assert_eq!(
+        indexed.candidates, indexed.matched,
+        "the index answered exactly here"
+    );
     let scan = plan(r#"debugContext.debugData.risk co "level=HIGH""#);
     assert_eq!(scan.plan, "scan");
     // The literal prefilter skipped parsing most non-matching events.
@@ -134,7 +149,11 @@ fn results_are_in_published_order_and_limit_and_desc_work() {
             })
             .unwrap();
         assert!(times.windows(2).all(|w| w[0] <= w[1]));
-        let limited = EventQuery { limit: Some(5), descending: true, ..base };
+        let limited = EventQuery {
+            limit: Some(5),
+            descending: true,
+            ..base
+        };
         let mut newest = Vec::new();
         f.store
             .query(f.org, &limited, &mut |s| {

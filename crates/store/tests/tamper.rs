@@ -33,10 +33,17 @@ fn an_untouched_store_verifies() {
 fn an_edited_index_column_is_named() {
     let (mut f, conn) = stored(300);
     let seq: i64 = conn
-        .query_row("SELECT seq FROM events ORDER BY seq LIMIT 1 OFFSET 42", [], |r| r.get(0))
+        .query_row(
+            "SELECT seq FROM events ORDER BY seq LIMIT 1 OFFSET 42",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
-    conn.execute("UPDATE events SET event_type = event_type + 1 WHERE seq = ?1", [seq])
-        .unwrap();
+    conn.execute(
+        "UPDATE events SET event_type = event_type + 1 WHERE seq = ?1",
+        [seq],
+    )
+    .unwrap();
     let found = problems(&mut f);
     assert_eq!(found.len(), 1, "{found:?}");
     match &found[0] {
@@ -53,9 +60,11 @@ fn rewritten_raw_json_is_named() {
     let (mut f, conn) = stored(300);
     // Re-encode block 2 with one event changed, as an attacker with the codec would.
     let (id, data): (i64, Vec<u8>) = conn
-        .query_row("SELECT id, data FROM blocks ORDER BY id LIMIT 1 OFFSET 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT id, data FROM blocks ORDER BY id LIMIT 1 OFFSET 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap();
     let mut raws: Vec<String> = store::codec::decode_block(id, &data)
         .unwrap()
@@ -63,11 +72,16 @@ fn rewritten_raw_json_is_named() {
         .map(String::from)
         .collect();
     let victim = okta::LogEvent::parse(&raws[5]).unwrap().uuid().0.clone();
-    raws[5] = raws[5].replace("FAILURE", "SUCCESS").replace("DENY", "ALLOW");
+    raws[5] = raws[5]
+        .replace("FAILURE", "SUCCESS")
+        .replace("DENY", "ALLOW");
     raws[5] = raws[5].replace("\"severity\":\"INFO\"", "\"severity\":\"WARN\"");
     let forged = store::codec::encode_block(raws.iter().map(String::as_str)).unwrap();
-    conn.execute("UPDATE blocks SET data = ?1 WHERE id = ?2", rusqlite::params![forged, id])
-        .unwrap();
+    conn.execute(
+        "UPDATE blocks SET data = ?1 WHERE id = ?2",
+        rusqlite::params![forged, id],
+    )
+    .unwrap();
     let found = problems(&mut f);
     assert_eq!(
         found,
@@ -106,8 +120,11 @@ fn a_deleted_event_row_is_named() {
 #[test]
 fn a_deleted_block_names_every_event_in_it() {
     let (mut f, conn) = stored(200);
-    conn.execute("DELETE FROM blocks WHERE id = (SELECT min(id) FROM blocks)", [])
-        .unwrap();
+    conn.execute(
+        "DELETE FROM blocks WHERE id = (SELECT min(id) FROM blocks)",
+        [],
+    )
+    .unwrap();
     let found = problems(&mut f);
     let deleted: Vec<_> = found
         .iter()
@@ -139,36 +156,69 @@ fn an_inserted_event_is_named() {
     let found = problems(&mut f);
     assert_eq!(
         found,
-        vec![ChainProblem::Inserted { uuid: uuid_for(999), seq: 5000 }]
+        vec![ChainProblem::Inserted {
+            uuid: uuid_for(999),
+            seq: 5000
+        }]
     );
 }
 
 #[test]
 fn a_deleted_or_edited_batch_breaks_the_chain() {
     let (mut f, conn) = stored(300);
-    conn.execute("UPDATE batches SET source = 'elsewhere' WHERE id = 2", []).unwrap();
+    conn.execute("UPDATE batches SET source = 'elsewhere' WHERE id = 2", [])
+        .unwrap();
     let found = problems(&mut f);
-    assert!(found.iter().any(|p| matches!(p, ChainProblem::BatchAltered { batch: 2, .. })), "{found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|p| matches!(p, ChainProblem::BatchAltered { batch: 2, .. })),
+        "{found:?}"
+    );
 
     let (mut f, conn) = stored(300);
-    conn.execute("DELETE FROM batches WHERE id = 2", []).unwrap();
+    conn.execute("DELETE FROM batches WHERE id = 2", [])
+        .unwrap();
     let found = problems(&mut f);
-    assert!(found.iter().any(|p| matches!(p, ChainProblem::BatchAltered { batch: 3, .. })), "{found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|p| matches!(p, ChainProblem::BatchAltered { batch: 3, .. })),
+        "{found:?}"
+    );
     // The events the deleted batch covered are now outside the chain, and named.
-    assert_eq!(found.iter().filter(|p| matches!(p, ChainProblem::Inserted { .. })).count(), 100);
+    assert_eq!(
+        found
+            .iter()
+            .filter(|p| matches!(p, ChainProblem::Inserted { .. }))
+            .count(),
+        100
+    );
 }
 
 #[test]
 fn a_truncated_chain_is_caught_with_the_recorded_head() {
     let (mut f, conn) = stored(300);
-    let head = f.store.verify(Some(f.org), None).unwrap().orgs[0].head.clone();
-    conn.execute("DELETE FROM events WHERE seq >= 201", []).unwrap();
-    conn.execute("DELETE FROM blocks WHERE first_seq >= 201", []).unwrap();
-    conn.execute("DELETE FROM uuids WHERE seq >= 201", []).unwrap();
-    conn.execute("DELETE FROM batches WHERE id = 3", []).unwrap();
-    assert!(f.store.verify(Some(f.org), None).unwrap().is_intact(), "undetectable without the head");
+    let head = f.store.verify(Some(f.org), None).unwrap().orgs[0]
+        .head
+        .clone();
+    conn.execute("DELETE FROM events WHERE seq >= 201", [])
+        .unwrap();
+    conn.execute("DELETE FROM blocks WHERE first_seq >= 201", [])
+        .unwrap();
+    conn.execute("DELETE FROM uuids WHERE seq >= 201", [])
+        .unwrap();
+    conn.execute("DELETE FROM batches WHERE id = 3", [])
+        .unwrap();
+    assert!(
+        f.store.verify(Some(f.org), None).unwrap().is_intact(),
+        "undetectable without the head"
+    );
     let report = f.store.verify(Some(f.org), Some(&head)).unwrap();
-    assert!(matches!(report.orgs[0].problems[..], [ChainProblem::HeadMismatch { .. }]));
+    assert!(matches!(
+        report.orgs[0].problems[..],
+        [ChainProblem::HeadMismatch { .. }]
+    ));
 }
 
 proptest::proptest! {

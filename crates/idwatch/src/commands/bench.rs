@@ -55,15 +55,18 @@ pub fn run(_ctx: &Context, args: Args) -> anyhow::Result<()> {
         args.seed,
         args.users,
         args.batch_size,
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     );
 
     // Data.
     let started = Instant::now();
-    let raws: Vec<String> = super::gen::generate(args.seed, args.users, super::gen::default_start())
-        .take(args.events as usize)
-        .map(|e| e.json)
-        .collect();
+    let raws: Vec<String> =
+        super::gen::generate(args.seed, args.users, super::gen::default_start())
+            .take(args.events as usize)
+            .map(|e| e.json)
+            .collect();
     let raw_bytes: usize = raws.iter().map(|r| r.len() + 1).sum();
     println!(
         "generated {} events ({:.0} bytes/event NDJSON) in {:.1}s",
@@ -124,7 +127,10 @@ pub fn run(_ctx: &Context, args: Args) -> anyhow::Result<()> {
         println!(
             "  {:<42} {:>14}",
             object.name,
-            format!("{:.1} B/event", object.bytes as f64 / size.events.max(1) as f64)
+            format!(
+                "{:.1} B/event",
+                object.bytes as f64 / size.events.max(1) as f64
+            )
         );
     }
     drop(raws);
@@ -133,10 +139,7 @@ pub fn run(_ctx: &Context, args: Args) -> anyhow::Result<()> {
     let reader = Store::open_read_only(&path)?;
     let day = day_in_the_middle(&reader, org)?;
     let sample = sample_event(&reader, org)?;
-    let session = sample
-        .external_session_id()
-        .unwrap_or("none")
-        .to_string();
+    let session = sample.external_session_id().unwrap_or("none").to_string();
     let actor = sample.actor().id.unwrap_or("none").to_string();
     let cases: Vec<QueryCase> = vec![
         (

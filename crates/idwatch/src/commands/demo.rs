@@ -48,8 +48,8 @@ fn demo(dir: &std::path::Path, args: &Args) -> anyhow::Result<()> {
     let org = store.ensure_org("demo")?;
     let mut batch = Vec::with_capacity(1000);
     let mut total = store::BatchOutcome::default();
-    for generated in super::gen::generate(args.seed, 500, super::gen::default_start())
-        .take(args.events as usize)
+    for generated in
+        super::gen::generate(args.seed, 500, super::gen::default_start()).take(args.events as usize)
     {
         batch.push(okta::LogEvent::parse(&generated.json).map_err(|e| anyhow::anyhow!("{e}"))?);
         if batch.len() == 1000 {
@@ -67,8 +67,11 @@ fn demo(dir: &std::path::Path, args: &Args) -> anyhow::Result<()> {
         fmt_time(last),
         total.new as f64 / secs
     );
-    let again = store.commit_batch(org, &[okta::LogEvent::parse(&first_event(args.seed))
-        .map_err(|e| anyhow::anyhow!("{e}"))?], "demo")?;
+    let again = store.commit_batch(
+        org,
+        &[okta::LogEvent::parse(&first_event(args.seed)).map_err(|e| anyhow::anyhow!("{e}"))?],
+        "demo",
+    )?;
     println!(
         "   re-sending an event already stored: new {}, duplicates {} (idempotent on uuid)",
         again.new, again.duplicates
@@ -89,7 +92,10 @@ fn demo(dir: &std::path::Path, args: &Args) -> anyhow::Result<()> {
     }
     let admin = r#"eventType eq "user.session.access_admin_app""#;
     println!("\n   idwatch query '{admin}' --group-by actor.alternateId");
-    for (who, n) in group_by(&reader, org, admin, "actor.alternateId")?.iter().take(5) {
+    for (who, n) in group_by(&reader, org, admin, "actor.alternateId")?
+        .iter()
+        .take(5)
+    {
         println!("   {who:<34} {n}");
     }
     let mfa = r#"eventType sw "user.mfa" or eventType eq "user.account.update_password""#;
@@ -106,7 +112,11 @@ fn demo(dir: &std::path::Path, args: &Args) -> anyhow::Result<()> {
         "\n3. idwatch verify: {} batches, {} events, {} in {:.1}s; head {}",
         o.batches,
         o.events,
-        if o.problems.is_empty() { "chain intact" } else { "PROBLEMS" },
+        if o.problems.is_empty() {
+            "chain intact"
+        } else {
+            "PROBLEMS"
+        },
         started.elapsed().as_secs_f64(),
         &o.head[..16.min(o.head.len())]
     );

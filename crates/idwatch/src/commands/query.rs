@@ -78,7 +78,10 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     };
     let filter = match args.filter.as_deref().filter(|f| !f.trim().is_empty()) {
         Some(text) => Some(Filter::parse(text).map_err(|e| {
-            Exit::bad_input(format!("{e}\n  {text}\n  {}^", " ".repeat(e.column().saturating_sub(1))))
+            Exit::bad_input(format!(
+                "{e}\n  {text}\n  {}^",
+                " ".repeat(e.column().saturating_sub(1))
+            ))
         })?),
         None => None,
     };
@@ -120,7 +123,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     } else if let Some(field) = &args.group_by {
         let mut counts: HashMap<String, u64> = HashMap::new();
         let stats = store.query(org, &query, &mut |stored| {
-            *counts.entry(field_text(stored.event.doc(), field)).or_default() += 1;
+            *counts
+                .entry(field_text(stored.event.doc(), field))
+                .or_default() += 1;
             ControlFlow::Continue(())
         })?;
         let mut rows: Vec<(String, u64)> = counts.into_iter().collect();
@@ -137,12 +142,19 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         } else {
             args.fields.clone()
         };
-        let raw_events = args.fields.is_empty() && matches!(args.format, Format::Json | Format::Ndjson);
+        let raw_events =
+            args.fields.is_empty() && matches!(args.format, Format::Json | Format::Ndjson);
         let mut table = TableWriter::new(stdout, args.format, fields.clone())?;
         let mut io_error = None;
         let stats = store.query(org, &query, &mut |stored| {
             let result = if raw_events {
-                table.raw_json(stored.event.raw())
+                let raw = stored.event.raw();
+                if args.format == Format::Ndjson && raw.contains('\n') {
+                    // A pretty-printed original (an array element) is one line in NDJSON.
+                    table.raw_json(&stored.event.doc().to_string())
+                } else {
+                    table.raw_json(raw)
+                }
             } else {
                 let doc = stored.event.doc();
                 table.row(fields.iter().map(|f| field_text(doc, f)).collect())

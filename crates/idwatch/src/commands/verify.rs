@@ -18,7 +18,11 @@ pub struct Args {
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let mut store = ctx.open_store_read_only()?;
     let org = match &args.org {
-        Some(name) => Some(store.org(name).map_err(|e| Exit::bad_input(e.to_string()))?),
+        Some(name) => Some(
+            store
+                .org(name)
+                .map_err(|e| Exit::bad_input(e.to_string()))?,
+        ),
         None => None,
     };
     let started = std::time::Instant::now();

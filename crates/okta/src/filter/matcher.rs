@@ -107,10 +107,7 @@ impl CompiledComparison {
                 self.any_value(doc, &mut |v| {
                     let ordering = match (number, value_number(v)) {
                         (Some(lit), Some(val)) => val.partial_cmp(&lit),
-                        _ => match scalar_text(v) {
-                            Some(text) => Some(text.as_ref().cmp(literal_text.as_str())),
-                            None => None,
-                        },
+                        _ => scalar_text(v).map(|text| text.as_ref().cmp(literal_text.as_str())),
                     };
                     ordering.is_some_and(|o| match op {
                         Op::Gt => o.is_gt(),
@@ -157,7 +154,11 @@ fn scalar_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
     match v {
         Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
         Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
-        Value::Bool(b) => Some(std::borrow::Cow::Borrowed(if *b { "true" } else { "false" })),
+        Value::Bool(b) => Some(std::borrow::Cow::Borrowed(if *b {
+            "true"
+        } else {
+            "false"
+        })),
         _ => None,
     }
 }
@@ -218,6 +219,7 @@ pub(super) fn keyword_matches(value: &str, keyword: &str) -> bool {
         return true;
     }
     value.split_whitespace().any(|word| {
-        eq_fold(word, keyword) || (word.contains('-') && word.split('-').any(|p| eq_fold(p, keyword)))
+        eq_fold(word, keyword)
+            || (word.contains('-') && word.split('-').any(|p| eq_fold(p, keyword)))
     })
 }

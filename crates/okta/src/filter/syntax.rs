@@ -92,7 +92,12 @@ fn lex(input: &str) -> Result<Vec<(Token, usize)>, FilterError> {
             }
             let text: String = chars[start..i].iter().collect();
             if text.parse::<f64>().is_err() || !text.chars().any(|c| c.is_ascii_digit()) {
-                return Err(FilterError::syntax(input, column, "a number", &format!("`{text}`")));
+                return Err(FilterError::syntax(
+                    input,
+                    column,
+                    "a number",
+                    &format!("`{text}`"),
+                ));
             }
             tokens.push((Token::Number(text), column));
         } else if is_word_char(c) {
@@ -203,7 +208,11 @@ impl Parser<'_> {
 
     fn parse_comparison(&mut self) -> Result<Expr, FilterError> {
         let attr = match &self.peek().0 {
-            Token::Word(w) if !["and", "or", "not"].iter().any(|k| w.eq_ignore_ascii_case(k)) => {
+            Token::Word(w)
+                if !["and", "or", "not"]
+                    .iter()
+                    .any(|k| w.eq_ignore_ascii_case(k)) =>
+            {
                 w.clone()
             }
             _ => return Err(self.error("an attribute name, `not` or `(`")),

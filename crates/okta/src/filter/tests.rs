@@ -102,14 +102,39 @@ fn precedence_and_associativity() {
 #[test]
 fn errors_point_at_the_column() {
     let cases = [
-        (r#"eventType eq"#, 13, "a quoted string, number, true, false or null", "end of input"),
+        (
+            r#"eventType eq"#,
+            13,
+            "a quoted string, number, true, false or null",
+            "end of input",
+        ),
         (r#"eventType equals "x""#, 11, "an operator", "`equals`"),
         (r#"eventType eq "x"#, 14, "a closing `\"`", "end of input"),
-        (r#"(eventType eq "x""#, 18, "`)`, `and` or `or`", "end of input"),
-        (r#"eventType eq "x")"#, 17, "`and`, `or` or end of input", "`)`"),
-        (r#"eventType eq "x" and"#, 21, "an attribute name", "end of input"),
+        (
+            r#"(eventType eq "x""#,
+            18,
+            "`)`, `and` or `or`",
+            "end of input",
+        ),
+        (
+            r#"eventType eq "x")"#,
+            17,
+            "`and`, `or` or end of input",
+            "`)`",
+        ),
+        (
+            r#"eventType eq "x" and"#,
+            21,
+            "an attribute name",
+            "end of input",
+        ),
         (r#""x" eq eventType"#, 1, "an attribute name", "the string"),
-        (r#"eventType eq "x" # 1"#, 18, "an attribute, operator", "`#`"),
+        (
+            r#"eventType eq "x" # 1"#,
+            18,
+            "an attribute, operator",
+            "`#`",
+        ),
         ("", 1, "a filter expression", "end of input"),
         (r#"a eq 1.2.3"#, 6, "a number", "`1.2.3`"),
     ];
@@ -227,7 +252,11 @@ fn catalogue_queries() -> Vec<(String, String)> {
 #[test]
 fn okta_customer_detection_queries_parse() {
     let queries = catalogue_queries();
-    assert_eq!(queries.len(), 37, "every OIE query in the catalogue is read");
+    assert_eq!(
+        queries.len(),
+        37,
+        "every OIE query in the catalogue is read"
+    );
     let mut failures: Vec<String> = queries
         .iter()
         .filter(|(_, q)| Filter::parse(q).is_err())
@@ -356,7 +385,9 @@ fn reference(expr: &Expr, doc: &Value) -> bool {
             };
             let eq = |values: &[Value]| match &c.value {
                 Some(Literal::Null) => values.is_empty() || values.iter().any(Value::is_null),
-                Some(Literal::Number(_)) => values.iter().any(|v| num(v).is_some() && num(v) == lit_num),
+                Some(Literal::Number(_)) => {
+                    values.iter().any(|v| num(v).is_some() && num(v) == lit_num)
+                }
                 _ => values
                     .iter()
                     .any(|v| text(v).is_some_and(|t| t.to_lowercase() == lit_text.to_lowercase())),

@@ -14,7 +14,11 @@ pub fn fixture() -> Fixture {
     let dir = TempDir::new().unwrap();
     let mut store = Store::open(&dir.path().join("idwatch.db")).unwrap();
     let org = store.ensure_org("acme").unwrap();
-    Fixture { _dir: dir, store, org }
+    Fixture {
+        _dir: dir,
+        store,
+        org,
+    }
 }
 
 const TYPES: &[&str] = &[
@@ -40,13 +44,28 @@ pub fn event(i: usize) -> LogEvent {
     let day = 1 + (i / 1440) % 28;
     let target = match i % 4 {
         0 => "null".to_string(),
-        1 => format!(r#"[{{"id":"00u{:04}","type":"User","alternateId":"user{}@example.com","displayName":"User {}"}}]"#, (i + 1) % 7, (i + 1) % 7, (i + 1) % 7),
-        2 => format!(r#"[{{"id":"0oa{:04}","type":"AppInstance","alternateId":"Okta Admin Console","displayName":"Okta Admin Console"}},{{"id":"00u{:04}","type":"User","alternateId":"user{}@example.com","displayName":"User {}"}}]"#, i % 3, user, user, user),
+        1 => format!(
+            r#"[{{"id":"00u{:04}","type":"User","alternateId":"user{}@example.com","displayName":"User {}"}}]"#,
+            (i + 1) % 7,
+            (i + 1) % 7,
+            (i + 1) % 7
+        ),
+        2 => format!(
+            r#"[{{"id":"0oa{:04}","type":"AppInstance","alternateId":"Okta Admin Console","displayName":"Okta Admin Console"}},{{"id":"00u{:04}","type":"User","alternateId":"user{}@example.com","displayName":"User {}"}}]"#,
+            i % 3,
+            user,
+            user,
+            user
+        ),
         _ => "[]".to_string(),
     };
     let raw = format!(
         r#"{{"actor":{{"id":"00u{user:04}","type":"User","alternateId":"user{user}@example.com","displayName":"User {user}"}},"client":{{"ipAddress":"{ip}","zone":"null","geographicalContext":{{"country":"{country}","geolocation":{{"lat":{lat},"lon":-122.1}}}}}},"authenticationContext":{{"externalSessionId":"idx{session:05}","rootSessionId":"idx{session:05}"}},"displayMessage":"Event {i}","eventType":"{ty}","outcome":{{"result":"{result}","reason":"reason {r}"}},"published":"2024-03-{day:02}T{hour:02}:{minute:02}:{sec:02}.{ms:03}Z","securityContext":{{"asNumber":{asn},"isProxy":{proxy}}},"severity":"INFO","debugContext":{{"debugData":{{"requestUri":"/api/v1/authn/{i}","risk":"{{level={level}}}","threatSuspected":"{threat}"}}}},"transaction":{{"type":"WEB","id":"tx{i:08}","detail":{{}}}},"uuid":"{uuid}","version":"0","target":{target}}}"#,
-        country = if i.is_multiple_of(5) { "France" } else { "United States" },
+        country = if i.is_multiple_of(5) {
+            "France"
+        } else {
+            "United States"
+        },
         lat = 37 + (i % 3),
         session = i / 4,
         r = i % 3,
