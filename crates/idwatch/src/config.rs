@@ -69,14 +69,11 @@ impl Context {
 
     /// Opens the store for writing.
     pub fn open_store(&self) -> anyhow::Result<store::Store> {
-        let path = self.store_path();
-        store::Store::open(&path).with_context(|| format!("opening store {}", path.display()))
+        Ok(store::Store::open(&self.store_path())?)
     }
 
     /// Opens the store for reading.
     pub fn open_store_read_only(&self) -> anyhow::Result<store::Store> {
-        let path = self.store_path();
-        store::Store::open_read_only(&path)
-            .with_context(|| format!("opening store {}", path.display()))
+        Ok(store::Store::open_read_only(&self.store_path())?)
     }
 }

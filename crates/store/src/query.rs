@@ -335,10 +335,12 @@ impl Store {
         sql.push_str(" AND ");
         sql.push_str(&condition.sql);
         params.extend(condition.params);
+        // `+published` keeps SQLite from walking the whole (org, published) index just to avoid
+        // sorting: the pivot index narrows first, and the few candidates are sorted after.
         sql.push_str(if query.descending {
-            " ORDER BY published DESC, seq DESC"
+            " ORDER BY +published DESC, +seq DESC"
         } else {
-            " ORDER BY published, seq"
+            " ORDER BY +published, +seq"
         });
         let mut stmt = self.conn.prepare(&sql).context("planning query")?;
         let mut rows = stmt

@@ -186,7 +186,7 @@ pub fn run(_ctx: &Context, args: Args) -> anyhow::Result<()> {
             scan.as_secs_f64() / indexed.as_secs_f64().max(1e-9)
         );
     }
-    let full = r#"client.userAgent.rawUserAgent co "Firefox" and debugContext.debugData.threatSuspected eq "true""#;
+    let full = r#"client.userAgent.rawUserAgent co "Firefox" and debugContext.debugData.requestUri co "githubcloud""#;
     let (n, scan) = time_query(&reader, org, full, None, true, args.repeat.min(3))?;
     let scan_rate = size.events as f64 / scan.as_secs_f64();
     println!(

@@ -1,696 +1,447 @@
-//! One day of the org's activity: who signs in when, what each session does, admin work, the odd
-//! failure, and Okta's system jobs; then each event is rendered to JSON in the real samples'
-//! shape (keys in the order Okta's exports use, nulls and quirks included).
+//! One calendar day of the org's activity, decided with that day's own RNG: which users sign in
+//! (most on weekdays in their local working hours, few at weekends), when, and from where; the odd
+//! lockout; joiners created and leavers deactivated by the help desk; Outlook's rich-client
+//! sign-ins; and Okta's own background work — app provisioning pushes and HR profile imports as
+//! `system@okta.com` JOBs, and API service integrations fetching tokens around the clock. The
+//! shape of each sign-in session lives in [`super::session`].
 
-use super::ids;
-use super::json::{key, opt_string, string};
-use super::org::{AdminRole, App, Group, Org, User, AGENTS, NETWORKS, PLACES};
+use super::catalog;
+use super::event::{
+    Actor, AuthenticationContext, Client, DebugValue, EventSpec, EventWriter, Target,
+    TransactionKind,
+};
+use super::org::{local_time, AdminRole, Org, User};
+use super::session::{AdminTask, SessionPlan};
 use super::GeneratedEvent;
-use chrono::{DateTime, Datelike, Duration, SecondsFormat, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::fmt::Write;
 
-/// Where a request came from.
-struct Client {
-    ip: String,
-    place: usize,
-    network: usize,
-    agent: usize,
-    dt_hash: String,
-    fingerprint: String,
+/// How far before its calendar date (UTC) a day's activity can start: users east of UTC start
+/// their local day early (up to UTC+14), and admins begin a session a few minutes before the work
+/// it holds. The generator holds events back by this much before releasing them in order.
+pub(super) const LOOKBEHIND: Duration = Duration::hours(15);
+
+/// Chance that an ordinary user locks themselves out on a given day.
+const LOCKOUT_PER_USER_DAY: f64 = 0.0006;
+
+/// The state of one day being generated.
+pub(super) struct Day<'o, 'w> {
+    pub org: &'o Org,
+    pub rng: ChaCha8Rng,
+    pub date: NaiveDate,
+    writer: &'w mut EventWriter,
+    out: &'w mut Vec<GeneratedEvent>,
 }
 
-enum Actor<'a> {
-    User(&'a User),
-    System(&'a str),
-}
+impl Day<'_, '_> {
+    /// Writes one event.
+    pub fn emit(&mut self, spec: &EventSpec<'_>) {
+        let event = self.writer.write(spec, &mut self.rng);
+        self.out.push(event);
+    }
 
-enum Target<'a> {
-    User(&'a User),
-    App(&'a App),
-    AppUser(&'a User),
-    Group(&'a Group),
-    Policy(&'a str),
-    Rule(&'a str),
-}
+    /// A random pause between `low_ms` and `high_ms` milliseconds.
+    pub fn pause(&mut self, low_ms: i64, high_ms: i64) -> Duration {
+        Duration::milliseconds(self.rng.random_range(low_ms..high_ms.max(low_ms + 1)))
+    }
 
-struct Ev<'a> {
-    at: DateTime<Utc>,
-    event_type: &'static str,
-    legacy: Option<&'static str>,
-    display: &'static str,
-    actor: Actor<'a>,
-    client: Option<&'a Client>,
-    session: Option<&'a str>,
-    result: &'static str,
-    reason: Option<&'static str>,
-    severity: &'static str,
-    targets: Vec<Target<'a>>,
-    debug: Vec<(&'static str, String)>,
-    credential: Option<&'static str>,
-}
-
-impl<'a> Ev<'a> {
-    fn new(
-        at: DateTime<Utc>,
-        event_type: &'static str,
-        display: &'static str,
-        actor: Actor<'a>,
-    ) -> Self {
-        Ev {
-            at,
-            event_type,
-            legacy: None,
-            display,
-            actor,
-            client: None,
-            session: None,
-            result: "SUCCESS",
-            reason: None,
-            severity: "INFO",
-            targets: Vec::new(),
-            debug: Vec::new(),
-            credential: None,
+    /// A random active user other than `except`, if there is one.
+    pub fn random_user(&mut self, except: usize) -> Option<usize> {
+        let users = &self.org.users;
+        if users.is_empty() {
+            return None;
         }
+        for _ in 0..8 {
+            let i = self.rng.random_range(0..users.len());
+            if i != except && users[i].is_active_on(self.date) {
+                return Some(i);
+            }
+        }
+        None
     }
 }
 
-fn seconds(rng: &mut ChaCha8Rng, lo: i64, hi: i64) -> Duration {
-    Duration::milliseconds(rng.random_range(lo * 1000..hi * 1000))
-}
-
-/// Appends the events of day `day` (starting at `day_start`) to `out`.
+/// Appends every event of calendar date `date` to `out` (in generation order, not sorted).
 pub(super) fn generate_day(
     org: &Org,
-    day: i64,
-    day_start: DateTime<Utc>,
+    date: NaiveDate,
+    writer: &mut EventWriter,
     out: &mut Vec<GeneratedEvent>,
 ) {
-    let mut rng = ChaCha8Rng::seed_from_u64(
-        org.config.seed ^ (day as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-    );
-    let mut buf = String::with_capacity(4096);
-    for user in &org.users {
-        let place = &PLACES[user.place];
-        let local_noon = day_start + Duration::hours(12 + place.utc_offset);
-        let weekend = matches!(local_noon.weekday(), Weekday::Sat | Weekday::Sun);
-        let sessions = if weekend {
-            usize::from(rng.random_bool(0.12))
-        } else if rng.random_bool(0.92) {
-            1 + usize::from(rng.random_bool(0.5)) + usize::from(rng.random_bool(0.15))
-        } else {
-            0
-        };
-        for s in 0..sessions {
-            let local_hour: f64 = if weekend {
-                rng.random_range(10.0..20.0)
-            } else {
-                rng.random_range(8.0..18.0)
-            };
-            let mut start = day_start
-                + Duration::seconds(((local_hour - place.utc_offset as f64) * 3600.0) as i64);
-            if start < day_start {
-                start += Duration::days(1);
-            }
-            let admin_work = s == 0 && user.admin.is_some() && !weekend;
-            session(org, user, start, admin_work, &mut rng, &mut buf, out);
+    let mut rng = ChaCha8Rng::seed_from_u64(org.config.seed);
+    // Stream 0 built the org; each date has its own stream, so a day's events do not depend on
+    // which day the generator started from.
+    rng.set_stream(u64::from(date.num_days_from_ce().unsigned_abs()) + 1);
+    let mut day = Day {
+        org,
+        rng,
+        date,
+        writer,
+        out,
+    };
+    for index in 0..org.users.len() {
+        day.user_day(index);
+    }
+    for index in 0..org.users.len() {
+        let user = &org.users[index];
+        if user.created.date_naive() == date && user.created > org.config.start {
+            day.joiner(index);
         }
-        if rng.random_bool(0.0005) {
-            lockout(
-                user,
-                day_start + seconds(&mut rng, 0, 86_000),
-                &mut rng,
-                &mut buf,
-                out,
+        if let Some(at) = user.deactivated.filter(|t| t.date_naive() == date) {
+            day.leaver(index, at);
+        }
+    }
+    day.provisioning_pushes();
+    day.hr_profile_imports();
+    day.service_tokens();
+}
+
+fn is_weekend(date: NaiveDate) -> bool {
+    matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
+impl Day<'_, '_> {
+    /// One user's own activity on their local date: sign-in sessions, Outlook, a rare lockout.
+    fn user_day(&mut self, index: usize) {
+        let org = self.org;
+        let user = &org.users[index];
+        if !user.is_active_on(self.date) {
+            return;
+        }
+        let offset = user.home.utc_offset();
+        let weekend = is_weekend(self.date);
+        let mut minutes: Vec<u32> = Vec::with_capacity(3);
+        if weekend {
+            if self.rng.random_bool(0.10) {
+                minutes.push(self.rng.random_range(10 * 60..20 * 60));
+            }
+        } else if self.rng.random_bool(0.92) {
+            let first = user.workday_start_minute + self.rng.random_range(0..40);
+            minutes.push(first.saturating_sub(20));
+            if self.rng.random_bool(0.5) {
+                minutes.push(first + self.rng.random_range(180..300));
+            }
+            if self.rng.random_bool(0.15) {
+                minutes.push(self.rng.random_range(18 * 60..22 * 60));
+            }
+        }
+        for (k, minute) in minutes.iter().enumerate() {
+            let start = local_time(self.date, offset, *minute);
+            if !user.is_active_at(start) {
+                continue;
+            }
+            let routine_admin = k == 0 && !weekend && user.admin_role.is_some();
+            self.sign_in_session(
+                index,
+                start,
+                SessionPlan {
+                    routine_admin,
+                    ..SessionPlan::default()
+                },
             );
         }
+        if !weekend && !minutes.is_empty() && self.rng.random_bool(0.2) {
+            if let Some(office365) = org.app_by_key("office365") {
+                let minute = user.workday_start_minute + self.rng.random_range(0..8 * 60);
+                let at = local_time(self.date, offset, minute);
+                self.rich_client_sign_in(user, office365, at);
+            }
+        }
+        if user.admin_role.is_none() && self.rng.random_bool(LOCKOUT_PER_USER_DAY) {
+            let minute = user.workday_start_minute + self.rng.random_range(0..6 * 60);
+            self.lockout(index, local_time(self.date, offset, minute));
+        }
     }
-    let jobs = org.users.len() / 10 + 5;
-    for _ in 0..jobs {
-        let at = day_start + seconds(&mut rng, 0, 86_399);
-        system_job(org, at, &mut rng, &mut buf, out);
-    }
-}
 
-fn client_for(user: &User, rng: &mut ChaCha8Rng) -> Client {
-    // Most sessions come from the user's home address; some from elsewhere on the same ISP.
-    let ip = if rng.random_bool(0.9) {
-        user.ip.clone()
-    } else {
-        format!(
-            "{}.{}",
-            NETWORKS[user.network].prefix,
-            rng.random_range(2..254)
-        )
-    };
-    Client {
-        ip,
-        place: user.place,
-        network: user.network,
-        agent: if rng.random_bool(0.93) { user.agent } else { 5 },
-        dt_hash: ids::hex(rng, 64),
-        fingerprint: ids::hex(rng, 32),
-    }
-}
-
-fn session(
-    org: &Org,
-    user: &User,
-    start: DateTime<Utc>,
-    admin_work: bool,
-    rng: &mut ChaCha8Rng,
-    buf: &mut String,
-    out: &mut Vec<GeneratedEvent>,
-) {
-    let client = client_for(user, rng);
-    let mut session_id = String::from("idx");
-    ids::push_base62(rng, &mut session_id, 22);
-    let mut t = start;
-    let behaviors = "{New Geo-Location=NEGATIVE, New Device=NEGATIVE, New IP=NEGATIVE, New State=NEGATIVE, New Country=NEGATIVE, Velocity=NEGATIVE, New City=NEGATIVE}";
-
-    if rng.random_bool(0.03) {
-        let mut e = Ev::new(
-            t,
-            "user.session.start",
-            "User login to Okta",
-            Actor::User(user),
+    /// Outlook signs in with the user's password over WS-Trust: no Okta session, so Okta logs
+    /// the session ids as `unknown`.
+    fn rich_client_sign_in(&mut self, user: &User, office365: &super::org::App, at: DateTime<Utc>) {
+        let client = Client::new(
+            &user.home_ip,
+            &user.home,
+            &user.home_isp,
+            &catalog::OUTLOOK_AGENT,
+            None,
+            false,
         );
-        e.legacy = Some("core.user_auth.login_failed");
-        e.client = Some(&client);
-        e.session = Some("unknown");
-        e.result = "FAILURE";
-        e.reason = Some("INVALID_CREDENTIALS");
-        e.credential = Some("PASSWORD");
-        e.debug = vec![
-            ("requestUri", "/idp/idx/challenge/answer".into()),
-            ("threatSuspected", "false".into()),
-        ];
-        render(&e, rng, buf, out);
-        t += seconds(rng, 4, 30);
-    }
-
-    let mut e = Ev::new(
-        t,
-        "policy.evaluate_sign_on",
-        "Evaluation of sign-on policy",
-        Actor::User(user),
-    );
-    e.legacy = Some("core.user_auth.policy_evaluate_sign_on");
-    e.client = Some(&client);
-    e.session = Some(&session_id);
-    e.result = "ALLOW";
-    e.reason = Some("Sign-on policy evaluation resulted in ALLOW");
-    e.targets = vec![Target::Policy(&org.policy.0), Target::Rule(&org.policy.1)];
-    e.debug = vec![
-        ("behaviors", behaviors.into()),
-        ("risk", "{level=LOW}".into()),
-        ("requestUri", "/idp/idx/identify".into()),
-        ("threatSuspected", "false".into()),
-    ];
-    render(&e, rng, buf, out);
-
-    t += seconds(rng, 1, 4);
-    let mut e = Ev::new(
-        t,
-        "user.session.start",
-        "User login to Okta",
-        Actor::User(user),
-    );
-    e.legacy = Some("core.user_auth.login_success");
-    e.client = Some(&client);
-    e.session = Some(&session_id);
-    e.credential = Some("PASSWORD");
-    e.debug = vec![
-        ("behaviors", behaviors.into()),
-        ("risk", "{level=LOW}".into()),
-        ("requestUri", "/idp/idx/authenticators/poll".into()),
-        ("threatSuspected", "false".into()),
-    ];
-    render(&e, rng, buf, out);
-
-    let pushes = if rng.random_bool(0.01) { 2 } else { 1 };
-    for push in 0..pushes {
-        t += seconds(rng, 1, 3);
-        let mut e = Ev::new(
-            t,
-            "system.push.send_factor_verify_push",
-            "A push notification was sent to a user's device",
-            Actor::User(user),
-        );
-        e.client = Some(&client);
-        e.session = Some(&session_id);
-        e.targets = vec![Target::User(user)];
-        e.debug = vec![
-            ("factor", "OKTA_VERIFY_PUSH".into()),
-            ("requestUri", "/idp/idx/challenge".into()),
-        ];
-        render(&e, rng, buf, out);
-        t += seconds(rng, 3, 20);
-        if push + 1 < pushes {
-            let mut e = Ev::new(
-                t,
-                "user.mfa.okta_verify.deny_push",
-                "User rejected Okta push verify",
+        let uri = format!("/app/office365/{}/sso/wsfed/active", office365.id);
+        let targets = [Target::app(office365)];
+        self.emit(&EventSpec {
+            legacy_event_type: Some("app.auth.sso"),
+            client: Some(&client),
+            authentication: AuthenticationContext {
+                authentication_provider: Some("OKTA_AUTHENTICATION_PROVIDER"),
+                credential_provider: Some("OKTA_CREDENTIAL_PROVIDER"),
+                credential_type: Some("PASSWORD"),
+                interface: Some("Outlook"),
+                root_session_id: Some("unknown"),
+                external_session_id: Some("unknown"),
+                ..AuthenticationContext::default()
+            },
+            request_uri: Some(&uri),
+            debug: &[("threatSuspected", DebugValue::Str("false"))],
+            targets: Some(&targets),
+            ..EventSpec::new(
+                at,
+                "user.authentication.auth_via_richclient",
+                "Authentication of user via Rich Client",
                 Actor::User(user),
-            );
-            e.client = Some(&client);
-            e.session = Some(&session_id);
-            e.result = "FAILURE";
-            e.reason = Some("User rejected Okta push verify");
-            e.targets = vec![Target::User(user)];
-            e.debug = vec![("factor", "OKTA_VERIFY_PUSH".into())];
-            render(&e, rng, buf, out);
-        }
+            )
+        });
     }
-    let mut e = Ev::new(
-        t,
-        "user.authentication.auth_via_mfa",
-        "Authentication of user via MFA",
-        Actor::User(user),
-    );
-    e.legacy = Some("core.user.factor.attempt_success");
-    e.client = Some(&client);
-    e.session = Some(&session_id);
-    e.credential = Some("OTP");
-    e.targets = vec![Target::User(user)];
-    e.debug = vec![
-        ("factor", "OKTA_VERIFY_PUSH".into()),
-        ("factorIntent", "AUTHENTICATION".into()),
-        ("behaviors", behaviors.into()),
-        ("risk", "{level=LOW}".into()),
-    ];
-    render(&e, rng, buf, out);
 
-    let duration = rng.random_range(1800..8 * 3600);
-    let end = t + Duration::seconds(duration);
-    let ssos = rng.random_range(1..=5);
-    for _ in 0..ssos {
-        let at = t + Duration::seconds(rng.random_range(5..duration));
-        let app = &org.apps[rng.random_range(1..org.apps.len())];
-        let mut e = Ev::new(
-            at,
-            "user.authentication.sso",
-            "User single sign on to app",
-            Actor::User(user),
-        );
-        e.legacy = Some("app.auth.sso");
-        e.client = Some(&client);
-        e.session = Some(&session_id);
-        e.targets = vec![Target::App(app), Target::AppUser(user)];
-        e.debug = vec![(
-            "requestUri",
-            format!("/app/{}/{}/sso/saml", app.key, app.id),
-        )];
-        render(&e, rng, buf, out);
-    }
-    if rng.random_bool(0.004) {
-        let at = t + Duration::seconds(rng.random_range(5..duration));
-        let mut e = Ev::new(
-            at,
-            "user.account.update_password",
-            "User update password for Okta",
-            Actor::User(user),
-        );
-        e.legacy = Some("core.user.config.password_update.success");
-        e.client = Some(&client);
-        e.session = Some(&session_id);
-        e.targets = vec![Target::User(user)];
-        render(&e, rng, buf, out);
-    }
-    if admin_work {
-        admin_actions(org, user, &client, &session_id, t, rng, buf, out);
-    }
-    if rng.random_bool(0.7) {
-        let mut e = Ev::new(
-            end,
-            "user.session.end",
-            "User logout from Okta",
-            Actor::User(user),
-        );
-        e.legacy = Some("core.user_auth.logout_success");
-        e.client = Some(&client);
-        e.session = Some(&session_id);
-        e.debug = vec![("requestUri", "/login/signout".into())];
-        render(&e, rng, buf, out);
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn admin_actions(
-    org: &Org,
-    admin: &User,
-    client: &Client,
-    session_id: &str,
-    start: DateTime<Utc>,
-    rng: &mut ChaCha8Rng,
-    buf: &mut String,
-    out: &mut Vec<GeneratedEvent>,
-) {
-    let mut t = start + seconds(rng, 10, 600);
-    let console = &org.apps[0];
-    let mut e = Ev::new(
-        t,
-        "user.session.access_admin_app",
-        "User accessing Okta admin app",
-        Actor::User(admin),
-    );
-    e.legacy = Some("app.admin.sso.login.success");
-    e.client = Some(client);
-    e.session = Some(session_id);
-    e.targets = vec![Target::App(console)];
-    e.debug = vec![("requestUri", "/admin/sso/callback".into())];
-    render(&e, rng, buf, out);
-    let actions = rng.random_range(0..4);
-    for _ in 0..actions {
-        t += seconds(rng, 20, 900);
-        let subject = &org.users[rng.random_range(0..org.users.len())];
-        let mut e = match (admin.admin, rng.random_range(0..10)) {
-            (Some(AdminRole::HelpDesk), 0) => {
-                let mut e = Ev::new(
-                    t,
-                    "user.account.reset_password",
-                    "Fired when the user's password is reset",
-                    Actor::User(admin),
+    /// A user forgets their new password: failed sign-ins until Okta locks the account, then an
+    /// unlock (by the help desk, or automatically after an hour) and a normal sign-in.
+    fn lockout(&mut self, index: usize, start: DateTime<Utc>) {
+        let attempts = self.rng.random_range(5..=6);
+        let locked_at = self.failed_sign_ins(index, start, attempts, true);
+        let help_desk = self
+            .org
+            .first_admin(AdminRole::HelpDeskAdmin)
+            .map(|admin| admin.user)
+            .filter(|_| self.rng.random_bool(0.5));
+        let unlocked_at = match help_desk {
+            Some(admin) => {
+                let at = locked_at + self.pause(15 * 60_000, 80 * 60_000);
+                let tasks = [AdminTask::UnlockUser(index)];
+                self.sign_in_session(
+                    admin,
+                    at,
+                    SessionPlan {
+                        admin_tasks: &tasks,
+                        can_fail: false,
+                        ..SessionPlan::default()
+                    },
                 );
-                e.legacy = Some("core.user.config.password_reset");
-                e
+                at + Duration::minutes(3)
             }
-            (_, 0..=4) => {
-                let group = &org.groups[subject.group];
-                let mut e = Ev::new(
-                    t,
-                    "group.user_membership.add",
-                    "Add user to group membership",
-                    Actor::User(admin),
-                );
-                e.legacy = Some("core.user_group_member.user_add");
-                e.targets = vec![Target::User(subject), Target::Group(group)];
-                e
-            }
-            (_, 5..=7) => {
-                let app = &org.apps[rng.random_range(2..org.apps.len())];
-                let mut e = Ev::new(
-                    t,
-                    "application.user_membership.add",
-                    "Add user to application membership",
-                    Actor::User(admin),
-                );
-                e.legacy = Some("app.generic.provision.assign_user_to_app");
-                e.targets = vec![Target::AppUser(subject), Target::App(app)];
-                e
-            }
-            (Some(AdminRole::SuperAdmin), _) if rng.random_bool(0.05) => {
-                let mut e = Ev::new(
-                    t,
-                    "policy.rule.update",
-                    "Update policy rule",
-                    Actor::User(admin),
-                );
-                e.legacy = Some("policy.rule.update");
-                e.targets = vec![Target::Policy(&org.policy.0), Target::Rule(&org.policy.1)];
-                e
-            }
-            _ => {
-                let mut e = Ev::new(
-                    t,
-                    "user.lifecycle.activate",
-                    "Activate Okta user",
-                    Actor::User(admin),
-                );
-                e.legacy = Some("core.user.config.user_activated");
-                e
+            None => {
+                let at = locked_at + Duration::minutes(60) + self.pause(0, 30_000);
+                let user = &self.org.users[index];
+                let targets = [Target::user(user)];
+                self.emit(&EventSpec {
+                    transaction: TransactionKind::Job,
+                    targets: Some(&targets),
+                    ..EventSpec::new(
+                        at,
+                        "user.account.unlock",
+                        "Unlock user account",
+                        Actor::System(&self.org.system_principal_id),
+                    )
+                });
+                at
             }
         };
-        if e.targets.is_empty() {
-            e.targets = vec![Target::User(subject)];
-        }
-        e.client = Some(client);
-        e.session = Some(session_id);
-        e.debug = vec![("requestUri", "/api/internal/v1/users".into())];
-        render(&e, rng, buf, out);
-    }
-}
-
-fn lockout(
-    user: &User,
-    start: DateTime<Utc>,
-    rng: &mut ChaCha8Rng,
-    buf: &mut String,
-    out: &mut Vec<GeneratedEvent>,
-) {
-    let client = client_for(user, rng);
-    let mut t = start;
-    for _ in 0..5 {
-        let mut e = Ev::new(
-            t,
-            "user.session.start",
-            "User login to Okta",
-            Actor::User(user),
+        let sign_in = unlocked_at + self.pause(2 * 60_000, 30 * 60_000);
+        self.sign_in_session(
+            index,
+            sign_in,
+            SessionPlan {
+                can_fail: false,
+                ..SessionPlan::default()
+            },
         );
-        e.legacy = Some("core.user_auth.login_failed");
-        e.client = Some(&client);
-        e.session = Some("unknown");
-        e.result = "FAILURE";
-        e.reason = Some("INVALID_CREDENTIALS");
-        e.credential = Some("PASSWORD");
-        render(&e, rng, buf, out);
-        t += seconds(rng, 3, 15);
     }
-    let mut e = Ev::new(
-        t,
-        "user.account.lock",
-        "Max sign in attempts exceeded",
-        Actor::User(user),
-    );
-    e.legacy = Some("core.user_auth.account_locked");
-    e.client = Some(&client);
-    e.session = Some("unknown");
-    e.result = "FAILURE";
-    e.reason = Some("LOCKED_OUT");
-    e.severity = "WARN";
-    render(&e, rng, buf, out);
-}
 
-fn system_job(
-    org: &Org,
-    at: DateTime<Utc>,
-    rng: &mut ChaCha8Rng,
-    buf: &mut String,
-    out: &mut Vec<GeneratedEvent>,
-) {
-    let user = &org.users[rng.random_range(0..org.users.len())];
-    let app = &org.apps[rng.random_range(2..org.apps.len())];
-    let mut e = Ev::new(
-        at,
-        "app.user_management",
-        "Push user profile update to app",
-        Actor::System(&org.system_principal),
-    );
-    e.legacy = Some("app.user_management.push_profile_success");
-    e.targets = vec![Target::AppUser(user), Target::User(user), Target::App(app)];
-    render(&e, rng, buf, out);
-}
+    /// The help desk creates and activates a new hire; group rules and app assignments follow as
+    /// system jobs; the new hire signs in a few hours later and enrolls their factor.
+    fn joiner(&mut self, index: usize) {
+        let org = self.org;
+        let user = &org.users[index];
+        let Some(admin) = org
+            .first_admin(AdminRole::HelpDeskAdmin)
+            .or_else(|| org.admins.first())
+        else {
+            return;
+        };
+        let session_start = user.created - self.pause(3 * 60_000, 8 * 60_000);
+        let tasks = [AdminTask::CreateUser(index)];
+        self.sign_in_session(
+            admin.user,
+            session_start,
+            SessionPlan {
+                admin_tasks: &tasks,
+                can_fail: false,
+                ..SessionPlan::default()
+            },
+        );
+        let first_sign_in = user.created + self.pause(2 * 3_600_000, 5 * 3_600_000);
+        self.sign_in_session(
+            index,
+            first_sign_in,
+            SessionPlan {
+                first_sign_in: true,
+                can_fail: false,
+                ..SessionPlan::default()
+            },
+        );
+    }
 
-/// Renders `e` in the key order of Okta's exports and appends it to `out`.
-fn render(e: &Ev<'_>, rng: &mut ChaCha8Rng, buf: &mut String, out: &mut Vec<GeneratedEvent>) {
-    let uuid = ids::uuid(rng);
-    let request_id = ids::request_id(rng);
-    buf.clear();
-    let o = buf;
-    o.push('{');
-    key(o, "actor");
-    match &e.actor {
-        Actor::User(u) => {
-            o.push_str("{\"alternateId\":");
-            string(o, &u.login);
-            o.push_str(",\"detailEntry\":null,\"displayName\":");
-            string(o, &u.name);
-            o.push_str(",\"id\":");
-            string(o, &u.id);
-            o.push_str(",\"type\":\"User\"}");
+    /// An org admin deactivates a leaver; Okta removes their app assignments.
+    fn leaver(&mut self, index: usize, at: DateTime<Utc>) {
+        let org = self.org;
+        let Some(admin) = org
+            .first_admin(AdminRole::OrgAdmin)
+            .or_else(|| org.admins.first())
+        else {
+            return;
+        };
+        if admin.user == index {
+            return;
         }
-        Actor::System(id) => {
-            o.push_str("{\"alternateId\":\"system@okta.com\",\"detailEntry\":null,\"displayName\":\"Okta System\",\"id\":");
-            string(o, id);
-            o.push_str(",\"type\":\"SystemPrincipal\"}");
+        let session_start = at - self.pause(3 * 60_000, 8 * 60_000);
+        let tasks = [AdminTask::DeactivateUser(index)];
+        self.sign_in_session(
+            admin.user,
+            session_start,
+            SessionPlan {
+                admin_tasks: &tasks,
+                can_fail: false,
+                ..SessionPlan::default()
+            },
+        );
+    }
+
+    /// Okta pushing profile changes to downstream apps, spread over the day.
+    fn provisioning_pushes(&mut self) {
+        let org = self.org;
+        if org.users.is_empty() {
+            return;
         }
-    }
-    o.push_str(",\"authenticationContext\":{\"authenticationProvider\":null,\"authenticationStep\":0,\"credentialProvider\":");
-    match e.credential {
-        Some(_) => o.push_str("\"OKTA_AUTHENTICATION_PROVIDER\""),
-        None => o.push_str("null"),
-    }
-    o.push_str(",\"credentialType\":");
-    opt_string(o, e.credential);
-    o.push_str(",\"externalSessionId\":");
-    match (e.session, &e.actor) {
-        (Some(s), _) => string(o, s),
-        (None, _) => {
-            let mut job = String::with_capacity(32);
-            ids::push_base62(rng, &mut job, 32);
-            string(o, &job.to_lowercase());
-        }
-    }
-    o.push_str(",\"interface\":null,\"issuer\":null");
-    if let Some(s) = e.session {
-        o.push_str(",\"rootSessionId\":");
-        string(o, s);
-    }
-    o.push_str("},\"client\":");
-    match e.client {
-        Some(c) => {
-            let place = &PLACES[c.place];
-            let agent = &AGENTS[c.agent];
-            o.push_str("{\"device\":");
-            string(o, agent.device);
-            o.push_str(",\"geographicalContext\":");
-            geo(o, place);
-            o.push_str(",\"id\":null,\"ipAddress\":");
-            string(o, &c.ip);
-            o.push_str(",\"userAgent\":{\"browser\":");
-            string(o, agent.browser);
-            o.push_str(",\"os\":");
-            string(o, agent.os);
-            o.push_str(",\"rawUserAgent\":");
-            string(o, agent.raw);
-            o.push_str("},\"zone\":\"null\"}");
-        }
-        None => o.push_str("{\"device\":null,\"geographicalContext\":null,\"id\":null,\"ipAddress\":null,\"userAgent\":null,\"zone\":null}"),
-    }
-    o.push_str(",\"debugContext\":{\"debugData\":{");
-    let mut first = true;
-    let mut field = |o: &mut String, k: &str, v: &str| {
-        if !first {
-            o.push(',');
-        }
-        first = false;
-        key(o, k);
-        string(o, v);
-    };
-    if let Some(c) = e.client {
-        field(o, "deviceFingerprint", &c.fingerprint);
-        field(o, "dtHash", &c.dt_hash);
-        field(o, "requestId", &request_id);
-    }
-    for (k, v) in &e.debug {
-        field(o, k, v);
-    }
-    o.push_str("}},\"device\":");
-    match (e.client, &e.actor) {
-        // Okta Verify-registered device, on events of a signed-in user's session.
-        (Some(c), Actor::User(u)) if e.session.is_some_and(|s| s != "unknown") => {
-            let agent = &AGENTS[c.agent];
-            let (platform, version, model) = match agent.os {
-                "Mac OS X" => ("OSX", "14.5.0", "MacBookPro18,3"),
-                "Windows 10" => ("WINDOWS", "10.0.19045", "Latitude 7440"),
-                _ => ("IOS", "17.5.1", "iPhone15,2"),
+        let midnight = local_time(self.date, Duration::zero(), 0);
+        let count = if is_weekend(self.date) {
+            org.users.len() / 80
+        } else {
+            org.users.len() / 25
+        };
+        for _ in 0..count {
+            let at = midnight + self.pause(0, 86_400_000);
+            let Some(index) = self.random_user(usize::MAX) else {
+                continue;
             };
-            o.push_str("{\"device_integrator\":null,\"disk_encryption_type\":\"ALL_INTERNAL_VOLUMES\",\"id\":");
-            string(o, &format!("guo{}", &u.id[3..]));
-            let _ = write!(
-                o,
-                ",\"jailbreak\":false,\"managed\":true,\"name\":\"{model}\",\"os_platform\":\"{platform}\",\"os_version\":\"{version}\",\"registered\":true,\"screen_lock_type\":\"BIOMETRIC\",\"secure_hardware_present\":true}}"
-            );
-        }
-        _ => o.push_str("null"),
-    }
-    o.push_str(",\"displayMessage\":");
-    string(o, e.display);
-    o.push_str(",\"eventType\":");
-    string(o, e.event_type);
-    o.push_str(",\"legacyEventType\":");
-    opt_string(o, e.legacy);
-    o.push_str(",\"outcome\":{\"reason\":");
-    opt_string(o, e.reason);
-    o.push_str(",\"result\":");
-    string(o, e.result);
-    o.push_str("},\"published\":");
-    string(o, &e.at.to_rfc3339_opts(SecondsFormat::Millis, true));
-    o.push_str(",\"request\":{\"ipChain\":[");
-    if let Some(c) = e.client {
-        o.push_str("{\"geographicalContext\":");
-        geo(o, &PLACES[c.place]);
-        o.push_str(",\"ip\":");
-        string(o, &c.ip);
-        o.push_str(",\"source\":null,\"version\":\"V4\"}");
-    }
-    o.push_str("]},\"securityContext\":");
-    match e.client {
-        Some(c) => {
-            let n = &NETWORKS[c.network];
-            let _ = write!(o, "{{\"asNumber\":{},\"asOrg\":", n.asn);
-            string(o, n.as_org);
-            o.push_str(",\"domain\":");
-            string(o, n.domain);
-            o.push_str(",\"isProxy\":false,\"isp\":");
-            string(o, n.isp);
-            o.push('}');
-        }
-        None => o.push_str(
-            "{\"asNumber\":null,\"asOrg\":null,\"domain\":null,\"isProxy\":null,\"isp\":null}",
-        ),
-    }
-    o.push_str(",\"severity\":");
-    string(o, e.severity);
-    o.push_str(",\"target\":");
-    if e.targets.is_empty() {
-        o.push_str("null");
-    } else {
-        o.push('[');
-        for (i, t) in e.targets.iter().enumerate() {
-            if i > 0 {
-                o.push(',');
+            let user = &org.users[index];
+            let provisioned: Vec<usize> = user
+                .apps
+                .iter()
+                .copied()
+                .filter(|a| *a > Org::DASHBOARD)
+                .collect();
+            if provisioned.is_empty() {
+                continue;
             }
-            let (alt, display, id, kind) = match t {
-                Target::User(u) => (u.login.as_str(), u.name.as_str(), u.id.as_str(), "User"),
-                Target::AppUser(u) => (u.login.as_str(), u.name.as_str(), u.id.as_str(), "AppUser"),
-                Target::App(a) => (a.key, a.name, a.id.as_str(), "AppInstance"),
-                Target::Group(g) => (g.name.as_str(), g.name.as_str(), g.id.as_str(), "UserGroup"),
-                Target::Policy(id) => ("unknown", "Default Policy", *id, "PolicyEntity"),
-                Target::Rule(id) => ("unknown", "Catch-all Rule", *id, "PolicyRule"),
-            };
-            o.push_str("{\"alternateId\":");
-            string(o, alt);
-            o.push_str(",\"detailEntry\":null,\"displayName\":");
-            string(o, display);
-            o.push_str(",\"id\":");
-            string(o, id);
-            o.push_str(",\"type\":");
-            string(o, kind);
-            o.push('}');
+            let app = &org.apps[provisioned[self.rng.random_range(0..provisioned.len())]];
+            let targets = [
+                Target::app_user(user),
+                Target::user(user),
+                Target::app_plain(app),
+            ];
+            self.emit(&EventSpec {
+                legacy_event_type: Some("app.user_management.push_profile_success"),
+                transaction: TransactionKind::Job,
+                targets: Some(&targets),
+                ..EventSpec::new(
+                    at,
+                    "app.user_management",
+                    "Push user profile update to app",
+                    Actor::System(&org.system_principal_id),
+                )
+            });
         }
-        o.push(']');
     }
-    o.push_str(",\"transaction\":{\"detail\":{},\"id\":");
-    string(o, &request_id);
-    o.push_str(if e.client.is_some() {
-        ",\"type\":\"WEB\"}"
-    } else {
-        ",\"type\":\"JOB\"}"
-    });
-    o.push_str(",\"uuid\":");
-    string(o, &uuid);
-    o.push_str(",\"version\":\"0\"}");
-    out.push(GeneratedEvent {
-        published: e.at,
-        uuid,
-        json: o.clone(),
-    });
-}
 
-fn geo(o: &mut String, p: &super::org::Place) {
-    o.push_str("{\"city\":");
-    string(o, p.city);
-    o.push_str(",\"country\":");
-    string(o, p.country);
-    let _ = write!(
-        o,
-        ",\"geolocation\":{{\"lat\":{},\"lon\":{}}},\"postalCode\":",
-        p.lat, p.lon
-    );
-    string(o, p.postal);
-    o.push_str(",\"state\":");
-    string(o, p.state);
-    o.push('}');
+    /// The nightly HR import updating a few profiles (weekdays, around 02:00 UTC).
+    fn hr_profile_imports(&mut self) {
+        let org = self.org;
+        if is_weekend(self.date) || org.users.is_empty() {
+            return;
+        }
+        let run = local_time(self.date, Duration::zero(), 2 * 60);
+        let count = (org.users.len() / 100).max(1);
+        for _ in 0..count {
+            let at = run + self.pause(0, 20 * 60_000);
+            let Some(index) = self.random_user(usize::MAX) else {
+                continue;
+            };
+            let targets = [Target::user(&org.users[index])];
+            self.emit(&EventSpec {
+                legacy_event_type: Some("core.user.config.profile_update.success"),
+                transaction: TransactionKind::Job,
+                targets: Some(&targets),
+                ..EventSpec::new(
+                    at,
+                    "user.account.update_profile",
+                    "Update user profile for Okta",
+                    Actor::System(&org.system_principal_id),
+                )
+            });
+        }
+    }
+
+    /// API service integrations fetching `client_credentials` tokens on their schedule, all day.
+    fn service_tokens(&mut self) {
+        let org = self.org;
+        let midnight = local_time(self.date, Duration::zero(), 0);
+        let cloud = &catalog::CLOUD_REGION;
+        for (i, service) in org.service_clients.iter().enumerate() {
+            let client = Client::new(
+                &service.ip,
+                &cloud.place,
+                &cloud.home_isps[0].isp,
+                &service.agent,
+                None,
+                false,
+            );
+            let interval = i64::from(service.interval_minutes.max(1));
+            let phase = (7 + 13 * i as i64) % interval;
+            let mut minute = phase;
+            while minute < 24 * 60 {
+                let at = midnight + Duration::minutes(minute) + self.pause(0, 40_000);
+                let token_id = format!("AT.{}", super::ids::hex(&mut self.rng, 43));
+                let expires =
+                    (at + Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                let detail = [
+                    ("expires", expires.as_str()),
+                    ("subject", service.id.as_str()),
+                ];
+                let targets = [Target {
+                    id: &token_id,
+                    kind: "access_token",
+                    alternate_id: "unknown",
+                    display_name: "Access Token",
+                    detail_entry: &detail,
+                }];
+                let debug = [
+                    ("clientAuthType", DebugValue::Str("private_key_jwt")),
+                    ("grantType", DebugValue::Str("client_credentials")),
+                    ("grantedScopes", DebugValue::Str(&service.scopes)),
+                    ("requestedScopes", DebugValue::Str(&service.scopes)),
+                    ("threatSuspected", DebugValue::Str("false")),
+                ];
+                self.emit(&EventSpec {
+                    client: Some(&client),
+                    client_id: Some(&service.id),
+                    authentication: AuthenticationContext {
+                        issuer: Some((&org.id, "AuthorizationServer")),
+                        ..AuthenticationContext::default()
+                    },
+                    request_uri: Some("/oauth2/v1/token"),
+                    debug: &debug,
+                    targets: Some(&targets),
+                    ..EventSpec::new(
+                        at,
+                        "app.oauth2.token.grant.access_token",
+                        "OAuth2 access token is granted",
+                        Actor::Other {
+                            id: &service.id,
+                            kind: "PublicClientApp",
+                            alternate_id: &service.id,
+                            display_name: &service.name,
+                        },
+                    )
+                });
+                minute += interval;
+            }
+        }
+    }
 }

@@ -155,10 +155,9 @@ pub(crate) const OFFICES: &[OfficeEntry] = &[
 
 /// Where the org's API service integrations run (an AWS region).
 pub(crate) const CLOUD_REGION: Region = region(
-    "Ashburn", "Virginia", "United States", "20149", 39.0469, -77.4903, -300, 0,
-    &[isp(14618, "amazon.com  inc.", "amazon.com  inc.", "amazonaws.com", &[[3, 218], [44, 199]])],
-    &isp(14618, "amazon.com  inc.", "amazon.com  inc.", "amazonaws.com", &[[3, 218]]),
+    "Ashburn", "Virginia", "United States", "20149", 39.0469, -77.4903, -300, 0, AWS, &AWS[0],
 );
+const AWS: &[IspEntry] = &[isp(14618, "amazon.com  inc.", "amazon.com  inc.", "amazonaws.com", &[[3, 218], [44, 199]])];
 
 /// Desktop browsers, with a relative weight.
 pub(crate) const COMPUTER_AGENTS: &[(Agent, u32)] = &[
