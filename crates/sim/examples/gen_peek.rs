@@ -1,4 +1,6 @@
-//! Prints N events (default 20) of the default org as NDJSON, for eyeballing.
+//! Prints events of the default org (500 users, seed 1) as NDJSON, for eyeballing:
+//! `cargo run --release -p sim --example gen_peek -- [COUNT=20] [SKIP=0]`.
+
 fn main() {
     let n: usize = std::env::args()
         .nth(1)

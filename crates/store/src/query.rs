@@ -196,10 +196,20 @@ struct Prefilter {
 }
 
 impl Prefilter {
-    fn new(filter: Option<&Filter>) -> Result<Prefilter, StoreError> {
+    fn new(filter: Option<&Filter>, keywords: Option<&Keywords>) -> Result<Prefilter, StoreError> {
         let mut literals = Vec::new();
         if let Some(f) = filter {
             required_literals(f.expr(), &mut literals);
+        }
+        // Every keyword must appear in some value, so in the raw text.
+        for term in keywords.map(Keywords::terms).unwrap_or_default() {
+            if term.len() >= 3
+                && term
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\\' | b'/'))
+            {
+                literals.push(term.clone());
+            }
         }
         let needles = literals
             .iter()
@@ -386,7 +396,7 @@ impl Store {
             plan: "scan",
             ..QueryStats::default()
         };
-        let prefilter = Prefilter::new(query.filter.as_ref())?;
+        let prefilter = Prefilter::new(query.filter.as_ref(), query.keywords.as_ref())?;
         let mut stmt = self
             .conn
             .prepare(

@@ -10,7 +10,7 @@ use super::event::{
     Actor, AuthenticationContext, Client, DebugValue, EventSpec, EventWriter, Target,
     TransactionKind,
 };
-use super::org::{local_time, AdminRole, Org, User};
+use super::org::{local_time, AdminRole, Org, SignOnMode, User};
 use super::session::{AdminTask, SessionPlan};
 use super::GeneratedEvent;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
@@ -127,7 +127,7 @@ impl Day<'_, '_> {
             }
         }
         for (k, minute) in minutes.iter().enumerate() {
-            let start = local_time(self.date, offset, *minute);
+            let start = local_time(self.date, offset, *minute) + self.pause(0, 60_000);
             if !user.is_active_at(start) {
                 continue;
             }
@@ -144,13 +144,14 @@ impl Day<'_, '_> {
         if !weekend && !minutes.is_empty() && self.rng.random_bool(0.2) {
             if let Some(office365) = org.app_by_key("office365") {
                 let minute = user.workday_start_minute + self.rng.random_range(0..8 * 60);
-                let at = local_time(self.date, offset, minute);
+                let at = local_time(self.date, offset, minute) + self.pause(0, 60_000);
                 self.rich_client_sign_in(user, office365, at);
             }
         }
         if user.admin_role.is_none() && self.rng.random_bool(LOCKOUT_PER_USER_DAY) {
             let minute = user.workday_start_minute + self.rng.random_range(0..6 * 60);
-            self.lockout(index, local_time(self.date, offset, minute));
+            let at = local_time(self.date, offset, minute) + self.pause(0, 60_000);
+            self.lockout(index, at);
         }
     }
 
@@ -204,7 +205,7 @@ impl Day<'_, '_> {
         let unlocked_at = match help_desk {
             Some(admin) => {
                 let at = locked_at + self.pause(15 * 60_000, 80 * 60_000);
-                let tasks = [AdminTask::UnlockUser(index)];
+                let tasks = [AdminTask::Unlock(index)];
                 self.sign_in_session(
                     admin,
                     at,
@@ -256,7 +257,7 @@ impl Day<'_, '_> {
             return;
         };
         let session_start = user.created - self.pause(3 * 60_000, 8 * 60_000);
-        let tasks = [AdminTask::CreateUser(index)];
+        let tasks = [AdminTask::Create(index)];
         self.sign_in_session(
             admin.user,
             session_start,
@@ -291,7 +292,7 @@ impl Day<'_, '_> {
             return;
         }
         let session_start = at - self.pause(3 * 60_000, 8 * 60_000);
-        let tasks = [AdminTask::DeactivateUser(index)];
+        let tasks = [AdminTask::Deactivate(index)];
         self.sign_in_session(
             admin.user,
             session_start,
@@ -321,11 +322,14 @@ impl Day<'_, '_> {
                 continue;
             };
             let user = &org.users[index];
+            // Provisioning reaches the SaaS apps, not the org's own OIDC apps.
             let provisioned: Vec<usize> = user
                 .apps
                 .iter()
                 .copied()
-                .filter(|a| *a > Org::DASHBOARD)
+                .filter(|a| {
+                    *a > Org::DASHBOARD && org.apps[*a].sign_on_mode != SignOnMode::OpenIdConnect
+                })
                 .collect();
             if provisioned.is_empty() {
                 continue;

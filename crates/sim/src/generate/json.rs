@@ -8,7 +8,11 @@ use std::fmt::Write;
 pub fn string(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    // No early exit: the loop vectorises, and almost every string needs no escaping.
+    let needs_escape = s.bytes().fold(false, |acc, b| {
+        acc | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if !needs_escape {
         out.push_str(s);
     } else {
         for c in s.chars() {

@@ -19,11 +19,11 @@ use rand::Rng;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum AdminTask {
     /// Create and activate the user (index into `Org::users`).
-    CreateUser(usize),
+    Create(usize),
     /// Deactivate the user.
-    DeactivateUser(usize),
+    Deactivate(usize),
     /// Unlock the locked-out user.
-    UnlockUser(usize),
+    Unlock(usize),
 }
 
 /// What a session holds besides ordinary app use.
@@ -700,9 +700,9 @@ impl<'o> Day<'o, '_> {
         for task in plan.admin_tasks {
             s.at += self.pause(40_000, 4 * 60_000);
             match *task {
-                AdminTask::CreateUser(subject) => self.create_user(s, subject),
-                AdminTask::DeactivateUser(subject) => self.deactivate_user(s, subject),
-                AdminTask::UnlockUser(subject) => {
+                AdminTask::Create(subject) => self.create_user(s, subject),
+                AdminTask::Deactivate(subject) => self.deactivate_user(s, subject),
+                AdminTask::Unlock(subject) => {
                     let subject = &org.users[subject];
                     let uri = format!("/api/v1/users/{}/lifecycle/unlock", subject.id);
                     self.admin_event(
