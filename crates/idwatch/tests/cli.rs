@@ -147,6 +147,28 @@ fn query_filters_formats_and_errors() {
     assert!(err.contains("column 13"), "{err}");
     assert!(err.contains("eventType eq\n"), "{err}");
 
+    // Everything was just stored: all of it was ingested in the last hour, none tomorrow.
+    let all = run(idwatch(&data).args(["query", "--org", "acme", "--count"]));
+    let recent = run(idwatch(&data).args([
+        "query",
+        "--org",
+        "acme",
+        "--count",
+        "--ingested-since",
+        "1h",
+    ]));
+    assert_eq!(text(&recent.stdout), text(&all.stdout));
+    assert_ne!(text(&all.stdout).trim(), "0");
+    let future = run(idwatch(&data).args([
+        "query",
+        "--org",
+        "acme",
+        "--count",
+        "--ingested-since",
+        "2999-01-01",
+    ]));
+    assert_eq!(text(&future.stdout).trim(), "0");
+
     let out = run(idwatch(&data).args(["query", "--org", "nobody", "--count"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("no org named `nobody`"));

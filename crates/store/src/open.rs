@@ -70,6 +70,8 @@ impl Store {
         })?;
         conn.busy_timeout(Duration::from_secs(30))
             .context("setting busy_timeout")?;
+        conn.execute_batch("PRAGMA cache_size = -262144; PRAGMA mmap_size = 4294967296;")
+            .context("setting pragmas")?;
         let store = Store {
             conn,
             path: path.to_path_buf(),
@@ -96,13 +98,15 @@ impl Store {
         // WAL: readers beside the writer. NORMAL: a committed batch may be lost on power failure
         // but never torn, and events roll back together with anything committed beside them.
         // 256 MiB of page cache: ingest updates a dozen B-trees per event at scattered keys, and
-        // once their hot pages no longer fit, every insert becomes a read.
+        // once their hot pages no longer fit, every insert becomes a read. Memory-mapped reads
+        // (up to 4 GiB of the file) save a system call per page on top of that.
         self.conn
             .execute_batch(
                 "PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = NORMAL;
                  PRAGMA foreign_keys = ON;
-                 PRAGMA cache_size = -262144;",
+                 PRAGMA cache_size = -262144;
+                 PRAGMA mmap_size = 4294967296;",
             )
             .context("setting pragmas")
     }

@@ -40,6 +40,9 @@ pub struct EventQuery {
     pub since: Option<i64>,
     /// Exclusive upper bound on `published`, µs since the epoch.
     pub until: Option<i64>,
+    /// Only events whose insertion sequence is in `[start, end)`: "what was stored since",
+    /// resolved from ingestion times by [`Store::seq_range_ingested`].
+    pub seq_range: Option<(i64, i64)>,
     /// Stop after this many matches.
     pub limit: Option<usize>,
     /// Newest first.
@@ -342,6 +345,11 @@ impl Store {
             sql.push_str(" AND published < ?");
             params.push(SqlValue::Integer(until));
         }
+        if let Some((start, end)) = query.seq_range {
+            sql.push_str(" AND seq >= ? AND seq < ?");
+            params.push(SqlValue::Integer(start));
+            params.push(SqlValue::Integer(end));
+        }
         sql.push_str(" AND ");
         sql.push_str(&condition.sql);
         params.extend(condition.params);
@@ -401,14 +409,19 @@ impl Store {
             .conn
             .prepare(
                 "SELECT id, first_seq, data FROM blocks
-                 WHERE org = ?1 AND max_published >= ?2 AND min_published < ?3 ORDER BY id",
+                 WHERE org = ?1 AND max_published >= ?2 AND min_published < ?3
+                   AND first_seq + count > ?4 AND first_seq < ?5
+                 ORDER BY id",
             )
             .context("planning scan")?;
+        let (seq_start, seq_end) = query.seq_range.unwrap_or((i64::MIN, i64::MAX));
         let mut rows = stmt
             .query(rusqlite::params![
                 org.0,
                 query.since.unwrap_or(i64::MIN),
-                query.until.unwrap_or(i64::MAX)
+                query.until.unwrap_or(i64::MAX),
+                seq_start,
+                seq_end
             ])
             .context("running scan")?;
         // Ordered output buffers matches; with a limit only the best `limit` are kept.
@@ -421,7 +434,8 @@ impl Store {
             let data: Vec<u8> = row.get(2).context("reading block")?;
             stats.blocks_read += 1;
             for (i, raw) in decode_block(id, &data)?.into_iter().enumerate() {
-                if !prefilter.may_match(&raw) {
+                let seq = first + i as i64;
+                if seq < seq_start || seq >= seq_end || !prefilter.may_match(&raw) {
                     continue;
                 }
                 stats.candidates += 1;
@@ -431,7 +445,6 @@ impl Store {
                 if !query.accepts(&event) {
                     continue;
                 }
-                let seq = first + i as i64;
                 if !query.ordered {
                     stats.matched += 1;
                     if visit(StoredEvent { seq, event }).is_break()
@@ -478,5 +491,85 @@ impl Store {
             }
         }
         Ok(stats)
+    }
+}
+
+impl Store {
+    /// The insertion-sequence range `[start, end)` of the events of `org` stored (ingested) in
+    /// `[since, until)` (µs since the epoch; `None` is unbounded). Batches record when they were
+    /// committed, so "what arrived in the last hour" is a range of seqs, whatever `published`
+    /// says.
+    pub fn seq_range_ingested(
+        &self,
+        org: OrgId,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<(i64, i64), StoreError> {
+        let (start, end): (Option<i64>, Option<i64>) = self
+            .conn
+            .query_row(
+                "SELECT min(first_seq), max(first_seq + count) FROM batches
+                 WHERE org = ?1 AND ingested_at >= ?2 AND ingested_at < ?3",
+                rusqlite::params![org.0, since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .context("resolving ingestion times to seqs")?;
+        Ok(match (start, end) {
+            (Some(start), Some(end)) => (start, end),
+            _ => (0, 0),
+        })
+    }
+
+    /// Up to `limit` events of `org` stored after `after_seq`, in insertion order: how a
+    /// streaming consumer (detection, archive sealing) follows the store. Returns an empty
+    /// vector when it has caught up.
+    pub fn read_after(
+        &self,
+        org: OrgId,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, first_seq, data FROM blocks
+                 WHERE org = ?1 AND first_seq + count > ?2 ORDER BY first_seq",
+            )
+            .context("planning read_after")?;
+        let mut rows = stmt
+            .query(rusqlite::params![org.0, after_seq + 1])
+            .context("reading blocks after seq")?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().context("reading blocks after seq")? {
+            let id: i64 = row.get(0).context("reading block")?;
+            let first: i64 = row.get(1).context("reading block")?;
+            let data: Vec<u8> = row.get(2).context("reading block")?;
+            for (i, raw) in decode_block(id, &data)?.into_iter().enumerate() {
+                let seq = first + i as i64;
+                if seq <= after_seq {
+                    continue;
+                }
+                let event = LogEvent::parse(&raw).map_err(|e| StoreError::CorruptBlock {
+                    block: id,
+                    reason: format!("seq {seq} does not parse: {e}"),
+                })?;
+                out.push(StoredEvent { seq, event });
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The highest seq stored for `org` (0 when it has none).
+    pub fn last_seq(&self, org: OrgId) -> Result<i64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT coalesce(max(first_seq + count) - 1, 0) FROM batches WHERE org = ?1",
+                [org.0],
+                |r| r.get(0),
+            )
+            .context("reading last seq")
     }
 }

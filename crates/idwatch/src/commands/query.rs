@@ -26,6 +26,13 @@ pub struct Args {
     /// Only events published before this.
     #[arg(long)]
     until: Option<String>,
+    /// Only events stored (ingested) at or after this, whatever their `published` says: what
+    /// arrived late, or since the last look.
+    #[arg(long)]
+    ingested_since: Option<String>,
+    /// Only events stored before this.
+    #[arg(long)]
+    ingested_until: Option<String>,
     /// Okta `q` keyword search: every keyword must match some value (case-insensitive).
     #[arg(long = "q", value_name = "KEYWORDS")]
     keywords: Option<String>,
@@ -104,6 +111,14 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let org = store
         .org(&org_name)
         .map_err(|e| Exit::bad_input(e.to_string()))?;
+    let mut query = query;
+    let (ingested_since, ingested_until) = (
+        time(&args.ingested_since, "ingested-since")?,
+        time(&args.ingested_until, "ingested-until")?,
+    );
+    if ingested_since.is_some() || ingested_until.is_some() {
+        query.seq_range = Some(store.seq_range_ingested(org, ingested_since, ingested_until)?);
+    }
     let stdout = std::io::stdout().lock();
     let started = std::time::Instant::now();
 
