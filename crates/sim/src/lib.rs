@@ -1,5 +1,7 @@
-//! The Okta org simulator. Today it holds [`generate`]: a deterministic org (users, groups,
-//! apps, admins, networks) and its System Log activity, written in the shapes and quirks of real
-//! Okta events. The HTTP API, attack scenarios with ground truth and fault injection build on it.
+//! The Okta org simulator: a deterministic org (users, groups, apps, admins, networks) and its
+//! System Log activity written in the shapes and quirks of real Okta events ([`generate`]), and
+//! attack scenarios injected into it with their ground truth ([`scenario`]). The HTTP API with
+//! Okta's semantics, rate limits and faults builds on these.
 
 pub mod generate;
+pub mod scenario;

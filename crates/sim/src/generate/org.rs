@@ -211,7 +211,8 @@ impl Factor {
 }
 
 /// An Okta admin role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AdminRole {
     /// `SUPER_ADMIN`.
     SuperAdmin,
