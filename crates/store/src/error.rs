@@ -47,6 +47,15 @@ pub enum StoreError {
     /// A query that cannot run.
     #[error("query: {0}")]
     Query(String),
+    /// No alert with that id.
+    #[error("no alert {0} in this store (`idwatch alerts list` shows them)")]
+    UnknownAlert(i64),
+    /// The alert is closed: it cannot be acknowledged or reopened (a repeat raises a new one).
+    #[error("alert {id} is closed; a repeat of it raises a new alert")]
+    AlertClosed {
+        /// The alert.
+        id: i64,
+    },
 }
 
 /// Adds context to rusqlite results.

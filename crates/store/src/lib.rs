@@ -14,9 +14,14 @@
 //! - **Crash safety**: one SQLite transaction per batch (WAL); a kill -9 leaves whole batches only.
 //! - **Readers beside a writer**: WAL lets `idwatch query` run while a collector ingests.
 //!
+//! - **Alerts and their delivery**: raised alerts with deduplication, their lifecycle, and the
+//!   durable outbox the notifier reads, each raise and its deliveries in one transaction
+//!   ([`alerts`]).
+//!
 //! The store must live on a local disk: WAL needs shared memory that network file systems do not
 //! provide reliably.
 
+pub mod alerts;
 pub mod chain;
 pub mod codec;
 mod error;

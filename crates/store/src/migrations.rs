@@ -12,6 +12,9 @@
 //! - `uuids`: (org, 16-byte uuid key) → seq and an 8-byte content hash: the dedupe index.
 //! - `blocks`: zstd-compressed raw JSON of consecutive events.
 //! - `batches`: one row per committed batch: the hash chain and its manifest.
+//! - `alerts`, `alert_events`, `alert_notes`, `alert_outbox`, `alert_attempts`: raised alerts,
+//!   the events behind them, responders' notes, and the durable delivery queue with every
+//!   attempt (see `alerts`).
 
 pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: the hot tier and the chain.
@@ -93,5 +96,67 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     DROP INDEX events_outcome;
     DROP INDEX events_event_type;
     CREATE INDEX events_event_type ON events (org, event_type, outcome, published);
+    "#,
+    // 3: alerts, their notes and matching events, the delivery outbox and every attempt.
+    // Alerts deduplicate on (org, rule_id, group_key) within a suppression window, so that
+    // lookup is indexed; the outbox is read by "what is due" (state, next_attempt_at).
+    r#"
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        org INTEGER NOT NULL REFERENCES orgs (id),
+        rule_id TEXT NOT NULL,
+        title TEXT NOT NULL,
+        level INTEGER NOT NULL,
+        group_key TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        status INTEGER NOT NULL,
+        context TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX alerts_dedupe ON alerts (org, rule_id, group_key, first_seen);
+    CREATE INDEX alerts_last_seen ON alerts (last_seen);
+    CREATE TABLE alert_events (
+        alert INTEGER NOT NULL REFERENCES alerts (id),
+        uuid TEXT NOT NULL,
+        PRIMARY KEY (alert, uuid)
+    ) WITHOUT ROWID;
+    CREATE TABLE alert_notes (
+        id INTEGER PRIMARY KEY,
+        alert INTEGER NOT NULL REFERENCES alerts (id),
+        at INTEGER NOT NULL,
+        author TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX alert_notes_alert ON alert_notes (alert, id);
+    CREATE TABLE alert_outbox (
+        id INTEGER PRIMARY KEY,
+        alert INTEGER NOT NULL REFERENCES alerts (id),
+        sink TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        state INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        lease_until INTEGER,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        delivered_at INTEGER
+    );
+    CREATE INDEX alert_outbox_due ON alert_outbox (state, next_attempt_at);
+    CREATE INDEX alert_outbox_alert ON alert_outbox (alert);
+    CREATE TABLE alert_attempts (
+        id INTEGER PRIMARY KEY,
+        outbox INTEGER NOT NULL REFERENCES alert_outbox (id),
+        at INTEGER NOT NULL,
+        outcome INTEGER NOT NULL,
+        http_status INTEGER,
+        error TEXT,
+        next_attempt_at INTEGER,
+        duration_us INTEGER NOT NULL
+    );
+    CREATE INDEX alert_attempts_outbox ON alert_attempts (outbox, id);
     "#,
 ];
