@@ -1,6 +1,6 @@
 //! `idwatch.toml` and where things live. Precedence: command-line flag, then environment
 //! (`IDWATCH_DATA`), then the config file, then the default `./idwatch-data`. The config holds
-//! no secrets; later credentials are referenced by env var or file name only.
+//! no secrets: credentials (sink secrets) are referenced by env var or file name only.
 
 use anyhow::Context as _;
 use serde::Deserialize;
@@ -14,6 +14,9 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     /// Org used when a command is given no `--org`.
     pub default_org: Option<String>,
+    /// `[alerts]`: deduplication, sinks and delivery (the `notify` crate's own section).
+    #[serde(default)]
+    pub alerts: notify::AlertsConfig,
 }
 
 /// What every command gets.
@@ -44,6 +47,12 @@ impl Context {
             }
             _ => Config::default(),
         };
+        config.alerts.validate().map_err(|e| {
+            crate::exit::Exit::bad_input(format!(
+                "config {}: {e}",
+                path.map(|p| p.display().to_string()).unwrap_or_default()
+            ))
+        })?;
         let data_dir = data_dir
             .map(Path::to_path_buf)
             .or_else(|| config.data_dir.clone())

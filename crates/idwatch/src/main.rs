@@ -42,6 +42,8 @@ enum Command {
     Bench(commands::bench::Args),
     /// Show what the store holds and where its bytes go.
     Stats(commands::stats::Args),
+    /// Alerts: list, show, ack, close, deliver, test a sink.
+    Alerts(commands::alerts::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
                 Command::Gen(args) => commands::gen::run(&ctx, args),
                 Command::Bench(args) => commands::bench::run(&ctx, args),
                 Command::Stats(args) => commands::stats::run(&ctx, args),
+                Command::Alerts(args) => commands::alerts::run(&ctx, args),
             }
         });
     exit::code_for(result)

@@ -1,5 +1,6 @@
 //! One module per subcommand; each has `Args` (clap) and `run(&Context, Args)`.
 
+pub mod alerts;
 pub mod bench;
 pub mod demo;
 pub mod gen;
