@@ -137,7 +137,16 @@ impl DeliveryWorker {
             let free = self.options.concurrency.saturating_sub(inflight.len());
             let mut claimed = 0;
             if free > 0 && !stopping {
-                let due = self.claim(free).await?;
+                let due = match self.claim(free).await {
+                    Ok(due) => due,
+                    // A busy or briefly unavailable store: try again at the next poll. A
+                    // one-shot run reports it instead.
+                    Err(WorkerError::Store(e)) if !once => {
+                        tracing::error!(error = %e, "Could not claim due deliveries; trying again.");
+                        Vec::new()
+                    }
+                    Err(e) => return Err(e),
+                };
                 claimed = due.len();
                 // 2. One task per delivery.
                 for delivery in due {
@@ -257,7 +266,7 @@ async fn deliver_one(
     let id = entry.id;
     let sink = entry.sink.clone();
     let defer = decision.defer_sink_until;
-    blocking(move || {
+    let recorded = blocking(move || {
         let mut store = lock(&store)?;
         store.record_attempt(id, &record)?;
         if let Some(until) = defer {
@@ -265,7 +274,17 @@ async fn deliver_one(
         }
         Ok(())
     })
-    .await?;
+    .await;
+    match recorded {
+        Ok(()) => {}
+        // The row keeps its lease and becomes due again when it runs out: delivered again with
+        // the same idempotency key rather than lost. Only a poisoned lock stops the worker.
+        Err(WorkerError::Store(e)) => tracing::error!(
+            outbox = id.0, error = %e,
+            "Could not record a delivery attempt; the row will be retried when its lease ends."
+        ),
+        Err(e) => return Err(e),
+    }
     Ok(Finished {
         outcome: decision.outcome,
     })
