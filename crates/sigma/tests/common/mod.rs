@@ -30,13 +30,16 @@ pub fn rules(yaml: &str) -> Arc<RuleSet> {
 pub fn event(json: serde_json::Value) -> okta::LogEvent {
     let mut v = json;
     let obj = v.as_object_mut().expect("object");
-    if !obj.contains_key("uuid") {
+    let has = |o: &serde_json::Map<String, serde_json::Value>, k: &str| {
+        o.keys().any(|x| x.eq_ignore_ascii_case(k))
+    };
+    if !has(obj, "uuid") {
         obj.insert("uuid".into(), "u-0".into());
     }
-    if !obj.contains_key("published") {
+    if !has(obj, "published") {
         obj.insert("published".into(), "2024-01-01T00:00:00Z".into());
     }
-    if !obj.contains_key("eventType") {
+    if !has(obj, "eventType") {
         obj.insert("eventType".into(), "test.event".into());
     }
     okta::LogEvent::parse(&v.to_string()).expect("event parses")
