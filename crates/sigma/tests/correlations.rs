@@ -421,7 +421,7 @@ level: critical
     assert_eq!(top[0].event_uuids, ["1", "2", "3", "4"]);
     // Without it, only the outermost correlation is reported.
     let quiet = correlation(
-        &r#"title: Many failures
+        r#"title: Many failures
 id: many
 name: many_failures
 correlation:
@@ -439,8 +439,7 @@ correlation:
     rules: [many_failures, successful_login]
     group-by: [actor.alternateId]
     timespan: 10m
-"#
-        .to_string(),
+"#,
     );
     let ms = stream(&quiet, &events, CorrelatorConfig::default());
     let ids: Vec<&str> = ms.iter().map(|m| m.rule_id.as_str()).collect();

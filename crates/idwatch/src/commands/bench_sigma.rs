@@ -6,7 +6,7 @@
 
 use crate::config::Context;
 use anyhow::Context as _;
-use sigma::{CompileOptions, Correlator, CorrelatorConfig, RuleSet, RuleSource};
+use sigma::{CompileOptions, Correlator, CorrelatorConfig, RuleSet};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::Arc;

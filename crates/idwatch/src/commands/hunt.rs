@@ -123,7 +123,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                     failure = Some(err);
                     return ControlFlow::Break(());
                 }
-                if events % 4096 == 0 {
+                if events.is_multiple_of(4096) {
                     progress.set_position(events);
                 }
                 ControlFlow::Continue(())
@@ -148,7 +148,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                         events += 1;
                         correlator.observe(e, t, &mut matches);
                         printer.print_all(&mut matches)?;
-                        if events % 4096 == 0 {
+                        if events.is_multiple_of(4096) {
                             progress.set_position(events);
                         }
                     }
