@@ -289,7 +289,11 @@ fn rules_validate_accepts_the_sigmahq_pack_and_names_file_and_line_of_problems()
         .args(["rules", "validate"])
         .arg(sigma_okta()));
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).starts_with("24 rules OK"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).starts_with("24 rules OK"),
+        "{}",
+        text(&out.stdout)
+    );
     // Without the placeholder, the one rule that needs it is named with file and line.
     let out = run(idwatch(&data).args(["rules", "validate"]).arg(sigma_okta()));
     assert_eq!(out.status.code(), Some(2));
@@ -304,8 +308,15 @@ fn rules_validate_accepts_the_sigmahq_pack_and_names_file_and_line_of_problems()
 fn rules_test_runs_the_rule_test_files() {
     let tmp = TempDir::new().unwrap();
     let data = tmp.path().join("data");
-    let out = run(idwatch(&data).args(["rules", "test"]).arg(sigma_test_data()));
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = run(idwatch(&data)
+        .args(["rules", "test"])
+        .arg(sigma_test_data()));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let stdout = text(&out.stdout);
     assert!(stdout.trim_end().ends_with(" passed, 0 failed"), "{stdout}");
     assert!(!stdout.contains("FAIL"), "{stdout}");
@@ -358,7 +369,12 @@ fn hunt_over_files_and_over_the_store_gives_the_same_matches() {
         .arg(&rules)
         .arg("--")
         .arg(&events));
-    assert_eq!(out.status.code(), Some(1), "matches found: {}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "matches found: {}",
+        text(&out.stderr)
+    );
     let from_files = text(&out.stdout);
     let lines: Vec<serde_json::Value> = from_files
         .lines()
@@ -373,9 +389,15 @@ fn hunt_over_files_and_over_the_store_gives_the_same_matches() {
     assert_eq!(m["event_uuids"].as_array().unwrap().len(), 3);
     assert_eq!(m["window_start"], "2024-05-01T10:00:00Z");
     assert_eq!(m["window_end"], "2024-05-01T10:03:00Z");
-    assert!(text(&out.stderr).contains("1  high"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("1  high"),
+        "{}",
+        text(&out.stderr)
+    );
 
-    let out = run(idwatch(&data).args(["import", "--org", "acme"]).arg(&events));
+    let out = run(idwatch(&data)
+        .args(["import", "--org", "acme"])
+        .arg(&events));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = run(idwatch(&data)
         .args(["hunt", "--org", "acme", "--format", "ndjson", "--rules"])
@@ -384,7 +406,16 @@ fn hunt_over_files_and_over_the_store_gives_the_same_matches() {
     assert_eq!(text(&out.stdout), from_files);
     // Nothing before the burst: exit 0, no lines.
     let out = run(idwatch(&data)
-        .args(["hunt", "--org", "acme", "--until", "2024-05-01T10:02:00Z", "--format", "ndjson", "--rules"])
+        .args([
+            "hunt",
+            "--org",
+            "acme",
+            "--until",
+            "2024-05-01T10:02:00Z",
+            "--format",
+            "ndjson",
+            "--rules",
+        ])
         .arg(&rules));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).is_empty());

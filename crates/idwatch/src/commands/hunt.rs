@@ -169,6 +169,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let secs = started.elapsed().as_secs_f64();
     let mut text = String::new();
     for ((level, rule), (title, n)) in summary.iter().rev() {
+        let level = level.as_str();
         text.push_str(&format!("{n:>8}  {level:<13} {rule}  {title}\n"));
     }
     let stats = correlator.stats();
