@@ -269,7 +269,8 @@ fn sigma_test_data() -> PathBuf {
 
 /// An idwatch.toml with the placeholder the SigmaHQ pack needs; returns its path.
 fn sigma_config(dir: &Path) -> PathBuf {
-    let path = dir.join("idwatch.toml");
+    // Not `idwatch.toml`: the tests run in `dir`, where that name would be read by default.
+    let path = dir.join("sigma-test.toml");
     std::fs::write(
         &path,
         "[sigma]\nplaceholders = { legtimate_identifiers = [\"@example.com\"] }\n",
