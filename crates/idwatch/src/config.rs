@@ -17,6 +17,24 @@ pub struct Config {
     /// `[alerts]`: deduplication, sinks and delivery (the `notify` crate's own section).
     #[serde(default)]
     pub alerts: notify::AlertsConfig,
+    /// Sigma detections (`[sigma]`).
+    #[serde(default)]
+    pub sigma: SigmaConfig,
+}
+
+/// `[sigma]`: where rules come from and what they need.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigmaConfig {
+    /// Rule files or directories used when a command is given no rule paths.
+    #[serde(default)]
+    pub rules: Vec<PathBuf>,
+    /// Values of `|expand` placeholders, e.g. `legtimate_identifiers = ["@example.com"]`.
+    #[serde(default)]
+    pub placeholders: std::collections::BTreeMap<String, Vec<String>>,
+    /// How late an event may arrive after a later one and still count in correlations
+    /// (`60s` by default; `5m`, `1h`, …).
+    pub allowed_lateness: Option<String>,
 }
 
 /// What every command gets.

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 /// Success.
 pub const OK: u8 = 0;
+/// The command ran and found something (hunt matches, failing rule tests).
+pub const FINDINGS: u8 = 1;
 /// Bad input, usage or configuration.
 pub const BAD_INPUT: u8 = 2;
 /// The store failed verification.
@@ -22,6 +24,15 @@ pub struct Exit {
 }
 
 impl Exit {
+    /// Findings, with a message (may be empty).
+    pub fn findings(message: impl Into<String>) -> anyhow::Error {
+        Exit {
+            code: FINDINGS,
+            message: message.into(),
+        }
+        .into()
+    }
+
     /// Bad input with a message.
     pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
         Exit {

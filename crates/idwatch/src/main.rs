@@ -38,6 +38,11 @@ enum Command {
     Verify(commands::verify::Args),
     /// Write deterministic, realistic Okta events (NDJSON) for tests and benchmarks.
     Gen(commands::gen::Args),
+    /// Check, list and test Sigma rules.
+    #[command(subcommand)]
+    Rules(commands::rules::Command),
+    /// Run Sigma rules over stored events or event files (a retro hunt).
+    Hunt(commands::hunt::Args),
     /// Measure idwatch on generated data.
     Bench(commands::bench::Args),
     /// Show what the store holds and where its bytes go.
@@ -63,6 +68,8 @@ fn main() -> ExitCode {
                 Command::Query(args) => commands::query::run(&ctx, args),
                 Command::Verify(args) => commands::verify::run(&ctx, args),
                 Command::Gen(args) => commands::gen::run(&ctx, args),
+                Command::Rules(command) => commands::rules::run(&ctx, command),
+                Command::Hunt(args) => commands::hunt::run(&ctx, args),
                 Command::Bench(args) => commands::bench::run(&ctx, args),
                 Command::Stats(args) => commands::stats::run(&ctx, args),
                 Command::Alerts(args) => commands::alerts::run(&ctx, args),

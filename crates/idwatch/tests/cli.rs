@@ -260,3 +260,166 @@ fn kill_dash_nine_mid_import_leaves_whole_batches_and_rerun_completes() {
     assert!(run(idwatch(&data).args(["verify"])).status.success());
     assert!(killed_midway > 0, "at least one kill landed mid-import");
 }
+
+fn sigma_okta() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/sigma/okta")
+}
+
+fn sigma_test_data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../sigma/tests/data/sigmahq")
+}
+
+/// An idwatch.toml with the placeholder the SigmaHQ pack needs; returns its path.
+fn sigma_config(dir: &Path) -> PathBuf {
+    // Not `idwatch.toml`: the tests run in `dir`, where that name would be read by default.
+    let path = dir.join("sigma-test.toml");
+    std::fs::write(
+        &path,
+        "[sigma]\nplaceholders = { legtimate_identifiers = [\"@example.com\"] }\n",
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn rules_validate_accepts_the_sigmahq_pack_and_names_file_and_line_of_problems() {
+    let tmp = TempDir::new().unwrap();
+    let data = tmp.path().join("data");
+    let config = sigma_config(tmp.path());
+    let out = run(idwatch(&data)
+        .arg("--config")
+        .arg(&config)
+        .args(["rules", "validate"])
+        .arg(sigma_okta()));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("24 rules OK"),
+        "{}",
+        text(&out.stdout)
+    );
+    // Without the placeholder, the one rule that needs it is named with file and line.
+    let out = run(idwatch(&data).args(["rules", "validate"]).arg(sigma_okta()));
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("okta_session_impersonation_granted.yml:30: fe04b26b-0ac4-45d7-9404-4b9f16a440a9: placeholder %legtimate_identifiers%"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rules_test_runs_the_rule_test_files() {
+    let tmp = TempDir::new().unwrap();
+    let data = tmp.path().join("data");
+    let out = run(idwatch(&data)
+        .args(["rules", "test"])
+        .arg(sigma_test_data()));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.trim_end().ends_with(" passed, 0 failed"), "{stdout}");
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+}
+
+const HUNT_RULES: &str = r#"
+title: Failed sign-in
+id: failed
+name: failed_login
+logsource: {product: okta}
+detection:
+    s:
+        eventType: user.session.start
+        outcome.result: FAILURE
+    condition: s
+---
+title: Brute force
+id: brute
+correlation:
+    type: event_count
+    rules: [failed_login]
+    group-by: [actor.alternateId]
+    timespan: 10m
+    condition:
+        gte: 3
+level: high
+"#;
+
+fn hunt_events(dir: &Path) -> PathBuf {
+    let path = dir.join("events.ndjson");
+    let mut text = String::new();
+    for (i, user) in ["alice", "bob", "alice", "alice"].iter().enumerate() {
+        text.push_str(&format!(
+            "{{\"uuid\":\"00000000-0000-4000-8000-00000000000{i}\",\"published\":\"2024-05-01T10:0{i}:00.000Z\",\"eventType\":\"user.session.start\",\"outcome\":{{\"result\":\"FAILURE\"}},\"actor\":{{\"alternateId\":\"{user}\"}}}}\n"
+        ));
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn hunt_over_files_and_over_the_store_gives_the_same_matches() {
+    let tmp = TempDir::new().unwrap();
+    let data = tmp.path().join("data");
+    let rules = tmp.path().join("rules.yml");
+    std::fs::write(&rules, HUNT_RULES).unwrap();
+    let events = hunt_events(tmp.path());
+    let out = run(idwatch(&data)
+        .args(["hunt", "--format", "ndjson", "--rules"])
+        .arg(&rules)
+        .arg("--")
+        .arg(&events));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "matches found: {}",
+        text(&out.stderr)
+    );
+    let from_files = text(&out.stdout);
+    let lines: Vec<serde_json::Value> = from_files
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{from_files}");
+    let m = &lines[0];
+    assert_eq!(m["rule_id"], "brute");
+    assert_eq!(m["title"], "Brute force");
+    assert_eq!(m["level"], "high");
+    assert_eq!(m["group_key"]["actor.alternateId"], "alice");
+    assert_eq!(m["event_uuids"].as_array().unwrap().len(), 3);
+    assert_eq!(m["window_start"], "2024-05-01T10:00:00Z");
+    assert_eq!(m["window_end"], "2024-05-01T10:03:00Z");
+    assert!(
+        text(&out.stderr).contains("1  high"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = run(idwatch(&data)
+        .args(["import", "--org", "acme"])
+        .arg(&events));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(idwatch(&data)
+        .args(["hunt", "--org", "acme", "--format", "ndjson", "--rules"])
+        .arg(&rules));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), from_files);
+    // Nothing before the burst: exit 0, no lines.
+    let out = run(idwatch(&data)
+        .args([
+            "hunt",
+            "--org",
+            "acme",
+            "--until",
+            "2024-05-01T10:02:00Z",
+            "--format",
+            "ndjson",
+            "--rules",
+        ])
+        .arg(&rules));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).is_empty());
+}

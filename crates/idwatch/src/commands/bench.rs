@@ -35,16 +35,35 @@ pub struct Args {
     /// Keep the benchmark store in this directory instead of a temporary one.
     #[arg(long)]
     dir: Option<std::path::PathBuf>,
+    /// `sigma`: the rules to load (files or directories).
+    #[arg(long = "rules", value_name = "PATH")]
+    rules: Vec<std::path::PathBuf>,
+    /// `sigma`: read events from this NDJSON file instead of generating them.
+    #[arg(long, value_name = "FILE")]
+    file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum Target {
     /// Import, size and query latency of the SQLite tier.
     Store,
+    /// Sigma rules end to end from NDJSON, beside serde_json parse-only.
+    Sigma,
 }
 
-pub fn run(_ctx: &Context, args: Args) -> anyhow::Result<()> {
-    let Target::Store = args.target;
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    if let Target::Sigma = args.target {
+        return super::bench_sigma::run(
+            ctx,
+            super::bench_sigma::Options {
+                events: args.events,
+                seed: args.seed,
+                users: args.users,
+                rules: args.rules,
+                file: args.file,
+            },
+        );
+    }
     let tmp = tempfile_dir(args.dir.as_deref())?;
     let path = tmp.join("bench.db");
     let _ = std::fs::remove_file(&path);
