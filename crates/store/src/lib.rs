@@ -21,15 +21,20 @@
 //! The store must live on a local disk: WAL needs shared memory that network file systems do not
 //! provide reliably.
 
+pub mod activity;
 pub mod alerts;
 pub mod chain;
 pub mod codec;
+pub mod detection;
 mod error;
 pub mod ingest;
 mod migrations;
 mod open;
 pub mod pivots;
 pub mod query;
+pub mod segments;
+pub mod snapshots;
+pub mod sources;
 pub mod stats;
 
 pub use chain::{ChainProblem, VerifyReport};
@@ -37,3 +42,5 @@ pub use error::StoreError;
 pub use ingest::BatchOutcome;
 pub use open::{OrgId, Store};
 pub use query::{EventQuery, StoredEvent};
+pub use sources::{CollectorCounters, CollectorState, PageCommit, SourceRecord};
+pub use snapshots::{Snapshot, SnapshotId, SnapshotKind, SnapshotMeta, SnapshotProblem};

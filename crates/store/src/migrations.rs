@@ -15,6 +15,9 @@
 //! - `alerts`, `alert_events`, `alert_notes`, `alert_outbox`, `alert_attempts`: raised alerts,
 //!   the events behind them, responders' notes, and the durable delivery queue with every
 //!   attempt (see `alerts`).
+//! - `snapshots`: archived admin rosters and posture results, hashed and chained per org.
+//! - `org_sources`, `collector_state`: where each org is collected from (credential references
+//!   only) and the poller's cursor and counters (see `sources`).
 
 pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: the hot tier and the chain.
@@ -158,5 +161,110 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         duration_us INTEGER NOT NULL
     );
     CREATE INDEX alert_attempts_outbox ON alert_attempts (outbox, id);
+    "#,
+    // 4: archived directory snapshots (admin roster, posture results), content-hashed and
+    // chained per org; never updated or deleted (see `snapshots`).
+    r#"
+    CREATE TABLE snapshots (
+        id INTEGER PRIMARY KEY,
+        org INTEGER NOT NULL REFERENCES orgs (id),
+        kind TEXT NOT NULL,
+        taken_at INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        content TEXT NOT NULL,
+        content_hash BLOB NOT NULL,
+        prev BLOB NOT NULL,
+        link BLOB NOT NULL
+    );
+    CREATE INDEX snapshots_org ON snapshots (org, kind, id);
+    CREATE TRIGGER snapshots_never_updated BEFORE UPDATE ON snapshots
+    BEGIN SELECT RAISE(ABORT, 'snapshots are archived: never updated'); END;
+    CREATE TRIGGER snapshots_never_deleted BEFORE DELETE ON snapshots
+    BEGIN SELECT RAISE(ABORT, 'snapshots are archived: never deleted'); END;
+    "#,
+    // 5: streaming detection: per org, the read position with the engine state it belongs to
+    // (committed in the same transaction as the alerts it raised), and how many matches each
+    // allowlist entry suppressed, per rule (see `detection`).
+    r#"
+    CREATE TABLE detect_positions (
+        org INTEGER PRIMARY KEY REFERENCES orgs (id),
+        position INTEGER NOT NULL,
+        state BLOB NOT NULL,
+        state_format INTEGER NOT NULL,
+        events INTEGER NOT NULL,
+        alerts INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE detect_suppressions (
+        org INTEGER NOT NULL REFERENCES orgs (id),
+        entry TEXT NOT NULL,
+        rule_id TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        last_at INTEGER NOT NULL,
+        PRIMARY KEY (org, entry, rule_id)
+    ) WITHOUT ROWID;
+    "#,
+    // 6: the archive catalog: sealed Parquet segments and the archive's own hash chain of
+    // seal / compact / retain operations (see `segments`).
+    r#"
+    CREATE TABLE segments (
+        id INTEGER PRIMARY KEY,
+        org INTEGER NOT NULL REFERENCES orgs (id),
+        path TEXT NOT NULL UNIQUE,
+        state INTEGER NOT NULL,
+        level INTEGER NOT NULL,
+        date TEXT NOT NULL,
+        min_published INTEGER NOT NULL,
+        max_published INTEGER NOT NULL,
+        rows INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        entries_hash TEXT NOT NULL,
+        seqs BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX segments_org ON segments (org, state, min_published);
+    CREATE TABLE archive_log (
+        id INTEGER PRIMARY KEY,
+        org INTEGER NOT NULL REFERENCES orgs (id),
+        kind TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        prev BLOB NOT NULL,
+        link BLOB NOT NULL
+    );
+    CREATE INDEX archive_log_org ON archive_log (org, id);
+    "#,
+    // 7: the collector: each org's source (URL and credential references, never a secret) and
+    // the poller's state: the opaque `next` cursor, committed with each page's events, and
+    // cumulative counters for `idwatch status` (see `sources`).
+    r#"
+    CREATE TABLE org_sources (
+        org INTEGER PRIMARY KEY REFERENCES orgs (id),
+        url TEXT NOT NULL,
+        auth_kind TEXT NOT NULL,
+        auth TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE collector_state (
+        org INTEGER PRIMARY KEY REFERENCES orgs (id),
+        next_url TEXT,
+        cursor_at INTEGER,
+        newest_published INTEGER,
+        pages INTEGER NOT NULL DEFAULT 0,
+        events INTEGER NOT NULL DEFAULT 0,
+        duplicates INTEGER NOT NULL DEFAULT 0,
+        requests INTEGER NOT NULL DEFAULT 0,
+        rate_limited INTEGER NOT NULL DEFAULT 0,
+        retries INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0,
+        cursor_resets INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        last_error_at INTEGER,
+        last_success_at INTEGER,
+        caught_up_at INTEGER,
+        updated_at INTEGER NOT NULL
+    );
     "#,
 ];
