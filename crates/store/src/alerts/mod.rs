@@ -212,7 +212,7 @@ impl Store {
     }
 }
 
-fn raise_in(
+pub(crate) fn raise_in(
     tx: &Transaction<'_>,
     alert: &NewAlert,
     routing: &AlertRouting,
