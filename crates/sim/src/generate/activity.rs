@@ -414,6 +414,7 @@ impl Day<'_, '_> {
                     alternate_id: "unknown",
                     display_name: "Access Token",
                     detail_entry: &detail,
+                    change_details: None,
                 }];
                 let debug = [
                     ("clientAuthType", DebugValue::Str("private_key_jwt")),

@@ -149,6 +149,9 @@ pub struct Target<'a> {
     pub display_name: &'a str,
     /// `detailEntry`.
     pub detail_entry: &'a [(&'a str, &'a str)],
+    /// `changeDetails` as raw JSON (`{"from":{…},"to":{…}}`), written only when present, as
+    /// Okta does for update events (`policy.rule.update`, `application.lifecycle.update`, …).
+    pub change_details: Option<&'a str>,
 }
 
 impl<'a> Target<'a> {
@@ -160,6 +163,7 @@ impl<'a> Target<'a> {
             alternate_id: &user.login,
             display_name: &user.display_name,
             detail_entry: &[],
+            change_details: None,
         }
     }
 
@@ -184,6 +188,7 @@ impl<'a> Target<'a> {
             alternate_id: &app.label,
             display_name: &app.name,
             detail_entry,
+            change_details: None,
         }
     }
 
@@ -203,6 +208,7 @@ impl<'a> Target<'a> {
             alternate_id: "unknown",
             display_name: &group.name,
             detail_entry: &[],
+            change_details: None,
         }
     }
 
@@ -214,6 +220,7 @@ impl<'a> Target<'a> {
             alternate_id: "unknown",
             display_name: &policy.name,
             detail_entry,
+            change_details: None,
         }
     }
 
@@ -225,6 +232,7 @@ impl<'a> Target<'a> {
             alternate_id: &policy.id,
             display_name: &rule.name,
             detail_entry: &[],
+            change_details: None,
         }
     }
 }
@@ -550,6 +558,10 @@ fn target(o: &mut String, t: &Target<'_>) {
         o.push_str("null");
     } else {
         string_object(o, t.detail_entry);
+    }
+    if let Some(raw) = t.change_details {
+        o.push_str(",\"changeDetails\":");
+        o.push_str(raw);
     }
     o.push('}');
 }

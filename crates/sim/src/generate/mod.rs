@@ -15,11 +15,11 @@
 
 mod activity;
 #[rustfmt::skip]
-mod catalog;
+pub(crate) mod catalog;
 pub mod event;
 pub mod ids;
 mod json;
-mod org;
+pub(crate) mod org;
 mod session;
 #[cfg(test)]
 mod tests;

@@ -483,6 +483,9 @@ pub struct Org {
     pub authorization_server: AuthorizationServer,
     /// Id of the `system@okta.com` principal (`spr…`).
     pub system_principal_id: String,
+    /// Authentication (app sign-in, `ACCESS_POLICY`) policies: [`Org::ADMIN_CONSOLE_POLICY`]
+    /// guards the Admin Console, [`Org::DEFAULT_ACCESS_POLICY`] every other app.
+    pub authentication_policies: Vec<Policy>,
 }
 
 impl Org {
@@ -492,6 +495,10 @@ impl Org {
     pub const DASHBOARD: usize = 1;
     /// Index of the Everyone group in [`Org::groups`].
     pub const EVERYONE: usize = 0;
+    /// Index of the Admin Console's authentication policy in [`Org::authentication_policies`].
+    pub const ADMIN_CONSOLE_POLICY: usize = 0;
+    /// Index of the default app authentication policy in [`Org::authentication_policies`].
+    pub const DEFAULT_ACCESS_POLICY: usize = 1;
 
     /// Builds the org described by `config`; depends on nothing else.
     pub fn build(config: &OrgConfig) -> Org {
@@ -626,6 +633,10 @@ impl Org {
             ));
         }
         place_joiners_and_leavers(&mut rng, config, &mut users, &admins);
+        // Drawn from a stream of their own so adding them left every earlier id unchanged.
+        let mut extra = ChaCha8Rng::seed_from_u64(config.seed);
+        extra.set_stream(1 << 40);
+        let authentication_policies = authentication_policies(&mut extra);
 
         Org {
             config: config.clone(),
@@ -640,6 +651,7 @@ impl Org {
             sign_on_policy,
             authorization_server,
             system_principal_id,
+            authentication_policies,
         }
     }
 
@@ -667,6 +679,29 @@ impl Org {
     pub fn first_admin(&self, role: AdminRole) -> Option<&Admin> {
         self.admins.iter().find(|a| a.role == role)
     }
+}
+
+/// The Admin Console's authentication policy and the default policy of the other apps.
+fn authentication_policies(rng: &mut ChaCha8Rng) -> Vec<Policy> {
+    let mut policy = |name: &str, rules: &[&str]| Policy {
+        id: ids::okta_id(rng, "rst"),
+        name: name.into(),
+        policy_type: "AccessPolicy".into(),
+        rules: rules
+            .iter()
+            .map(|rule| PolicyRule {
+                id: ids::okta_id(rng, "rul"),
+                name: (*rule).into(),
+            })
+            .collect(),
+    };
+    vec![
+        policy(
+            "Okta Admin Console",
+            &["Admins: phishing-resistant MFA", "Catch-all Rule"],
+        ),
+        policy("Default Policy", &["Catch-all Rule"]),
+    ]
 }
 
 /// Roles of the first users: one super admin, two org admins, and help desk admins (one per 150

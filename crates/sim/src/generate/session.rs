@@ -318,6 +318,7 @@ impl<'o> Day<'o, '_> {
                 alternate_id: "unknown",
                 display_name: "Password",
                 detail_entry: &detail,
+                change_details: None,
             }];
             let debug = self.sign_in_debug(&s, Some("PASSWORD_AS_FACTOR"));
             self.emit(&EventSpec {
@@ -355,6 +356,7 @@ impl<'o> Day<'o, '_> {
             alternate_id: "unknown",
             display_name: factor.authenticator_name(),
             detail_entry: &factor_detail,
+            change_details: None,
         };
         let mfa_targets = [Target::user(user), enrollment];
         let session_id = s.id.clone();
@@ -666,6 +668,7 @@ impl<'o> Day<'o, '_> {
                 alternate_id: "unknown",
                 display_name: name,
                 detail_entry: &detail,
+                change_details: None,
             }];
             self.emit(&EventSpec {
                 published: at,

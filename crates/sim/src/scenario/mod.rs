@@ -13,6 +13,19 @@ use serde::Serialize;
 
 use crate::generate::{AdminRole, GeneratedEvent, Org};
 
+mod admin_takeover;
+mod api_token_persistence;
+mod brute_force;
+mod flow;
+mod group_admin;
+mod impossible_travel;
+mod infra;
+mod mfa_fatigue;
+mod password_spray;
+mod session_hijack;
+mod support_impersonation;
+mod threat_insight;
+
 /// Every scenario, with a one-line description (`idwatch sim scenarios` prints this).
 pub const SCENARIOS: &[(&str, &str)] = &[
     ("support-impersonation", "Lapsus$ 2022: support access granted, an Okta support principal impersonates, then password and MFA resets from a new IP/ASN"),
@@ -106,6 +119,17 @@ pub enum DirectoryChange {
         /// `00u…`.
         user_id: String,
     },
+    /// A user is created and activated (e.g. a backdoor account made with an API token).
+    CreateUser {
+        /// `00u…`.
+        user_id: String,
+        /// Login and email.
+        login: String,
+        /// Given name.
+        first_name: String,
+        /// Family name.
+        last_name: String,
+    },
 }
 
 /// A directory change and when it happens.
@@ -191,7 +215,10 @@ pub enum ScenarioError {
     },
 }
 
-/// Plans the named scenarios against `org`, placing each inside `[start, end)`.
+/// Plans the named scenarios against `org`, placing each inside `[start, end)`. Each scenario
+/// draws from its own RNG stream of `seed` (keyed by its name), so a scenario's events do not
+/// depend on which other scenarios run with it. Events come out sorted by `published`, changes
+/// by `at`, ground truth in the order of `names`.
 pub fn plan(
     org: &Org,
     names: &[String],
@@ -199,9 +226,38 @@ pub fn plan(
     end: DateTime<Utc>,
     seed: u64,
 ) -> Result<ScenarioPlan, ScenarioError> {
-    let _ = (org, start, end, seed);
-    match names.first() {
-        None => Ok(ScenarioPlan::default()),
-        Some(name) => Err(ScenarioError::Unknown(name.clone())),
+    type Planner =
+        fn(&Org, DateTime<Utc>, DateTime<Utc>, u64, &mut ScenarioPlan) -> Result<(), ScenarioError>;
+    const PLANNERS: &[(&str, Planner)] = &[
+        (support_impersonation::NAME, support_impersonation::plan),
+        (mfa_fatigue::NAME, mfa_fatigue::plan),
+        (password_spray::NAME, password_spray::plan),
+        (session_hijack::NAME, session_hijack::plan),
+        (admin_takeover::NAME, admin_takeover::plan),
+        (api_token_persistence::NAME, api_token_persistence::plan),
+        (impossible_travel::NAME, impossible_travel::plan),
+        (brute_force::NAME, brute_force::plan),
+        (group_admin::NAME, group_admin::plan),
+        (threat_insight::NAME, threat_insight::plan),
+    ];
+    let mut out = ScenarioPlan::default();
+    for name in names {
+        let name = name.trim();
+        let planner = PLANNERS
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, planner)| planner)
+            .ok_or_else(|| ScenarioError::Unknown(name.to_string()))?;
+        planner(org, start, end, seed, &mut out)?;
+    }
+    out.events.sort_by_key(|e| e.published);
+    out.changes.sort_by_key(|c| c.at);
+    Ok(out)
+}
+
+fn impossible(scenario: &str, reason: &str) -> ScenarioError {
+    ScenarioError::Impossible {
+        scenario: scenario.to_string(),
+        reason: reason.to_string(),
     }
 }
