@@ -58,14 +58,31 @@ impl Store {
         events: &[LogEvent],
         source: &str,
     ) -> Result<BatchOutcome, StoreError> {
-        let mut outcome = BatchOutcome {
-            offered: events.len(),
-            ..BatchOutcome::default()
-        };
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .context("starting batch")?;
+        let outcome = ingest_in_tx(&tx, &mut self.terms, org, events, source)?;
+        tx.commit().context("committing batch")?;
+        Ok(outcome)
+    }
+}
+
+/// The body of [`Store::commit_batch`] inside a transaction the caller owns and commits, so
+/// that other rows (the collector's cursor) commit atomically with the events. On error the
+/// caller must drop the transaction and clear `terms`.
+pub(crate) fn ingest_in_tx(
+    tx: &rusqlite::Transaction<'_>,
+    terms: &mut crate::pivots::TermCache,
+    org: OrgId,
+    events: &[LogEvent],
+    source: &str,
+) -> Result<BatchOutcome, StoreError> {
+    {
+        let mut outcome = BatchOutcome {
+            offered: events.len(),
+            ..BatchOutcome::default()
+        };
 
         // 1. Dedupe against the store and within the batch.
         let mut fresh: Vec<(&LogEvent, [u8; 16], [u8; 32])> = Vec::with_capacity(events.len());
@@ -100,7 +117,6 @@ impl Store {
             }
         }
         if fresh.is_empty() {
-            tx.commit().context("committing empty batch")?;
             return Ok(outcome);
         }
 
@@ -148,7 +164,7 @@ impl Store {
                     .context("inserting block")?;
                 let block = tx.last_insert_rowid();
                 for (event, key, hash) in chunk {
-                    let p = self.terms.pivots_of(&tx, event)?;
+                    let p = terms.pivots_of(tx, event)?;
                     insert_event
                         .execute(params![
                             seq,
@@ -183,8 +199,7 @@ impl Store {
             .iter()
             .map(|(_, key, hash)| ManifestEntry::new(*key, hash))
             .collect();
-        chain::append_link(&tx, org, first_seq, &manifest, source)?;
-        tx.commit().context("committing batch")?;
+        chain::append_link(tx, org, first_seq, &manifest, source)?;
         outcome.new = fresh.len();
         Ok(outcome)
     }
