@@ -1,3 +1,16 @@
-//! idwatch's HTTP edge: the Okta Event Hook receiver (verification handshake, authenticated
-//! delivery stored durably before answering), Prometheus metrics, the JSON API and the web UI.
-//! The router comes from one function so tests can drive it without a socket.
+//! idwatch's HTTP edge and its daemon: the Okta Event Hook receiver (verification handshake,
+//! authenticated deliveries stored durably before answering), Prometheus metrics, the health
+//! check, and the `Daemon` that runs collection, hooks, streaming detection and alert delivery
+//! for every configured org. The router comes from one function so tests can drive it on a
+//! loopback socket.
+//!
+//! - [`config`]: the `[server]` section of idwatch.toml.
+//! - [`envelope`]: parsing a hook delivery body.
+//! - [`hooks`]: the receiver.
+
+pub mod config;
+pub mod envelope;
+pub mod hooks;
+
+pub use config::{ServerConfig, ServerConfigError};
+pub use hooks::{HookOptions, HookReceiver};

@@ -1,0 +1,5 @@
+//! The server crate's integration tests, one binary: real SQLite files in temp dirs, real HTTP
+//! on loopback, events from the real simulator.
+
+mod harness;
+mod hooks;
