@@ -263,6 +263,17 @@ impl Store {
         org: Option<OrgId>,
         expect_head: Option<&str>,
     ) -> Result<VerifyReport, StoreError> {
+        self.verify_with_archive(org, expect_head, &|_, _| false)
+    }
+
+    /// [`Store::verify`] for a store with an archive tier: events for which `sealed(org, seq)`
+    /// is true left the hot tier for a sealed segment, which the `archive` crate verifies.
+    pub fn verify_with_archive(
+        &mut self,
+        org: Option<OrgId>,
+        expect_head: Option<&str>,
+        sealed: &dyn Fn(OrgId, i64) -> bool,
+    ) -> Result<VerifyReport, StoreError> {
         let orgs: Vec<(OrgId, String)> = match org {
             Some(id) => vec![(id, org_name(&self.conn, id)?)],
             None => self.orgs()?,
@@ -270,7 +281,7 @@ impl Store {
         let terms = self.load_terms()?;
         let mut report = VerifyReport::default();
         for (id, name) in orgs {
-            let mut result = self.verify_org(id, &name, &terms)?;
+            let mut result = self.verify_org(id, &name, &terms, sealed)?;
             if let Some(expected) = expect_head {
                 if !expected.eq_ignore_ascii_case(&result.head) {
                     result.problems.push(ChainProblem::HeadMismatch {
@@ -300,6 +311,7 @@ impl Store {
         org: OrgId,
         name: &str,
         terms: &HashMap<(i64, String), i64>,
+        sealed: &dyn Fn(OrgId, i64) -> bool,
     ) -> Result<OrgVerification, StoreError> {
         let mut problems = Vec::new();
         let mut prev = genesis(name).to_vec();
@@ -388,6 +400,7 @@ impl Store {
                 &entries,
                 terms,
                 &targets_by_seq,
+                sealed,
                 &mut problems,
             )?;
         }
@@ -439,6 +452,7 @@ impl Store {
         Ok(out)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn verify_batch_events(
         &self,
         org: OrgId,
@@ -446,6 +460,7 @@ impl Store {
         entries: &[ManifestEntry],
         terms: &HashMap<(i64, String), i64>,
         targets_by_seq: &HashMap<i64, Vec<i64>>,
+        sealed: &dyn Fn(OrgId, i64) -> bool,
         problems: &mut Vec<ChainProblem>,
     ) -> Result<(), StoreError> {
         let end = first_seq + entries.len() as i64;
@@ -485,6 +500,9 @@ impl Store {
             .context("reading uuids")?;
         for (i, entry) in entries.iter().enumerate() {
             let seq = first_seq + i as i64;
+            if sealed(org, seq) {
+                continue;
+            }
             let uuid = uuid_of_key(&entry.key);
             let Some((block, raw)) = raws.get(&seq) else {
                 problems.push(ChainProblem::Deleted {
