@@ -10,11 +10,13 @@ pub mod credentials;
 pub mod error;
 pub mod link;
 pub mod oauth;
+pub mod poller;
 pub mod rate;
 pub mod secret;
 
 pub use client::{ClientConfig, CounterSnapshot, LogPage, OktaClient};
 pub use credentials::{CredentialSpec, Credentials, OAuthCredentials, LOGS_READ_SCOPE};
 pub use error::{ClientError, OktaError};
+pub use poller::{client_from_store, run_all, PollError, Poller, PollerConfig, PollerStats};
 pub use rate::{RateBudget, RateConfig};
 pub use secret::{Secret, SecretError, SecretRef};
