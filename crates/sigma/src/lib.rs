@@ -41,6 +41,7 @@
 pub mod correlate;
 pub mod error;
 pub mod event;
+pub mod ext;
 pub mod matches;
 pub mod placeholders;
 mod rewrite;
@@ -53,6 +54,7 @@ pub use correlate::{
 };
 pub use error::{CompileError, RuleError, StateError, TestFileError};
 pub use event::OktaEvent;
+pub use ext::{ExtState, ExtStats};
 pub use matches::{Level, Match, MatchKind};
 pub use placeholders::Placeholders;
 pub use ruleset::{CompileOptions, RuleInfo, RuleSet};

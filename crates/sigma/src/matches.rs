@@ -72,6 +72,14 @@ pub enum MatchKind {
     ValueAvg,
     /// `value_percentile` correlation.
     ValuePercentile,
+    /// idwatch extension (`x-idwatch: new_term`): a term not seen in the history window.
+    NewTerm,
+    /// idwatch extension (`x-idwatch: geo_velocity`): impossible travel.
+    GeoVelocity,
+    /// idwatch extension (`x-idwatch: absence`): an event without its expected companion.
+    Absence,
+    /// idwatch extension (`x-idwatch: session`): a session seen again from somewhere new.
+    Session,
 }
 
 impl MatchKind {
@@ -86,6 +94,10 @@ impl MatchKind {
             MatchKind::ValueSum => "value_sum",
             MatchKind::ValueAvg => "value_avg",
             MatchKind::ValuePercentile => "value_percentile",
+            MatchKind::NewTerm => "new_term",
+            MatchKind::GeoVelocity => "geo_velocity",
+            MatchKind::Absence => "absence",
+            MatchKind::Session => "session",
         }
     }
 }

@@ -94,6 +94,10 @@ pub struct RuleSet {
     pub(crate) feeds: Vec<Vec<(usize, usize)>>,
     /// Correlation indices, children before parents.
     pub(crate) correlation_order: Vec<usize>,
+    /// Extension rules (`x-idwatch` blocks, see [`crate::ext`]).
+    pub(crate) ext: Vec<crate::ext::ExtDef>,
+    /// Per rule index: the extensions it feeds, with its role (1 candidate, 0 other rule).
+    pub(crate) ext_feeds: Vec<Vec<(usize, u8)>>,
 }
 
 impl std::fmt::Debug for RuleSet {
@@ -104,6 +108,7 @@ impl std::fmt::Debug for RuleSet {
             .field("correlations", &self.correlations.len())
             .field("event_type_partitions", &self.by_event_type.len())
             .field("unrouted", &self.unrouted_count)
+            .field("extensions", &self.ext.len())
             .finish()
     }
 }
@@ -148,6 +153,11 @@ impl RuleSet {
     /// Number of correlation rules.
     pub fn correlation_count(&self) -> usize {
         self.correlations.len()
+    }
+
+    /// Number of rules with an `x-idwatch` extension block.
+    pub fn extension_count(&self) -> usize {
+        self.ext.len()
     }
 
     /// Detection rules that see every event (not routed by `eventType`).
@@ -252,9 +262,25 @@ fn build(files: &[LoadedFile], options: &CompileOptions, errors: &mut Vec<RuleEr
 
     // Detection rules: metadata first, so filters and correlations can resolve references.
     let mut detections: Vec<(Located<SigmaRule>, RuleInfo)> = Vec::new();
-    for f in files {
+    let mut ext_specs: Vec<(usize, crate::ext::ExtSpec)> = Vec::new();
+    for (fi, f) in files.iter().enumerate() {
         for located in &f.rules {
             let rule = &located.doc;
+            let mut ext_kind = None;
+            if let Some(block) = rule.custom_attributes.get(crate::ext::ATTRIBUTE) {
+                match crate::ext::parse_block(block) {
+                    Ok(spec) => {
+                        ext_kind = Some(spec.kind());
+                        ext_specs.push((detections.len(), spec));
+                    }
+                    Err(message) => errors.push(err(
+                        fi,
+                        line_of(&f.text, located.line, crate::ext::ATTRIBUTE),
+                        rule_label(rule.id.as_deref(), rule.name.as_deref(), &rule.title),
+                        message,
+                    )),
+                }
+            }
             detections.push((
                 located.clone(),
                 RuleInfo {
@@ -265,10 +291,11 @@ fn build(files: &[LoadedFile], options: &CompileOptions, errors: &mut Vec<RuleEr
                     status: rule.status.map(|s| format!("{s:?}").to_ascii_lowercase()),
                     tags: rule.tags.clone(),
                     description: rule.description.clone(),
-                    kind: MatchKind::Detection,
+                    kind: ext_kind.unwrap_or(MatchKind::Detection),
                     path: f.path.clone(),
                     line: located.line,
-                    emitted: true,
+                    // An extension rule reports only what its extension decides.
+                    emitted: ext_kind.is_none(),
                     event_types: None,
                 },
             ));
@@ -476,6 +503,32 @@ fn build(files: &[LoadedFile], options: &CompileOptions, errors: &mut Vec<RuleEr
     }
     let detection_count = rules.len();
 
+    // Extensions: resolve references among the detection rules.
+    let mut ext = Vec::new();
+    for (index, spec) in ext_specs {
+        let info = &rules[index];
+        let find = |reference: &str| {
+            rules[..detection_count]
+                .iter()
+                .position(|r| r.is_named(reference))
+        };
+        match crate::ext::ExtDef::new(index, spec, info.key(), find) {
+            Ok(def) => ext.push(def),
+            Err(message) => {
+                let text = files
+                    .iter()
+                    .find(|f| f.path == info.path)
+                    .map_or("", |f| f.text.as_str());
+                errors.push(RuleError {
+                    path: info.path.clone(),
+                    line: line_of(text, info.line, crate::ext::ATTRIBUTE),
+                    rule: info.key().to_string(),
+                    message,
+                });
+            }
+        }
+    }
+
     // Correlations.
     for (fi, located) in &correlation_infos {
         let c = &located.doc;
@@ -536,6 +589,16 @@ fn build(files: &[LoadedFile], options: &CompileOptions, errors: &mut Vec<RuleEr
         }
     }
 
+    let mut ext_feeds = vec![Vec::new(); rules.len()];
+    for (xi, def) in ext.iter().enumerate() {
+        if !matches!(def.spec, crate::ext::ExtSpec::Signal) {
+            ext_feeds[def.rule].push((xi, 1));
+        }
+        if let Some((other, _)) = &def.other {
+            ext_feeds[*other].push((xi, 0));
+        }
+    }
+
     RuleSet {
         rules,
         detection_count,
@@ -545,6 +608,8 @@ fn build(files: &[LoadedFile], options: &CompileOptions, errors: &mut Vec<RuleEr
         correlations,
         feeds,
         correlation_order: order,
+        ext,
+        ext_feeds,
     }
 }
 

@@ -39,6 +39,7 @@ pub(crate) mod def;
 
 use crate::error::StateError;
 use crate::event::OktaEvent;
+use crate::ext::{ExtEngine, ExtState, ExtStats};
 use crate::matches::Match;
 use crate::ruleset::RuleSet;
 use chrono::{DateTime, TimeZone, Utc};
@@ -151,6 +152,9 @@ pub struct CorrelatorState {
     /// Counters.
     pub stats: CorrelatorStats,
     correlations: Vec<SavedCorrelation>,
+    /// State of the rules with `x-idwatch` extensions (absent in state saved before them).
+    #[serde(default)]
+    pub ext: ExtState,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -186,6 +190,7 @@ pub struct Correlator {
     stats: CorrelatorStats,
     scratch: Vec<usize>,
     since_sweep: u32,
+    ext: ExtEngine,
 }
 
 /// Fan-out cap for group keys of an event with many values in its group-by fields.
@@ -199,7 +204,9 @@ impl Correlator {
         let state = (0..rules.correlations.len())
             .map(|_| CorrelationState::default())
             .collect();
+        let ext = ExtEngine::new(&rules);
         Correlator {
+            ext,
             rules,
             config,
             state,
@@ -218,6 +225,11 @@ impl Correlator {
     /// Counters so far.
     pub fn stats(&self) -> &CorrelatorStats {
         &self.stats
+    }
+
+    /// Counters of the extension rules (`x-idwatch`) so far.
+    pub fn ext_stats(&self) -> &ExtStats {
+        self.ext.stats()
     }
 
     /// The watermark: correlation hits before it are final.
@@ -248,6 +260,7 @@ impl Correlator {
             }
         }
         let late = self.watermark_ms().is_some_and(|w| at_ms < w);
+        self.ext.observe(&self.rules, &hits, event, at_ms, late);
         let feeds_any = hits.iter().any(|&r| !self.rules.feeds[r].is_empty());
         if feeds_any {
             if late {
@@ -277,6 +290,10 @@ impl Correlator {
                 self.sweep(w);
             }
         }
+        if !self.rules.ext.is_empty() {
+            let w = self.watermark_ms().unwrap_or(i64::MIN);
+            self.ext.advance(&self.rules, w, out);
+        }
     }
 
     /// Moves event time forward without an event (a quiet stream), so windows that ended
@@ -288,11 +305,13 @@ impl Correlator {
         }
         let w = self.watermark_ms().unwrap_or(i64::MIN);
         self.advance(w, out);
+        self.ext.advance(&self.rules, w, out);
     }
 
     /// Decides everything still open, as at the end of time: the end of a hunt.
     pub fn flush(&mut self, out: &mut Vec<Match>) {
         self.advance(i64::MAX, out);
+        self.ext.advance(&self.rules, i64::MAX, out);
     }
 
     /// Memory held by windows.
@@ -318,6 +337,10 @@ impl Correlator {
                         .sum::<usize>();
             }
         }
+        let (keys, pending, bytes) = self.ext.memory();
+        report.groups += keys;
+        report.hits += pending;
+        report.approx_bytes += bytes;
         report
     }
 
@@ -347,6 +370,7 @@ impl Correlator {
             max_seen_ms: self.max_seen,
             stats: self.stats.clone(),
             correlations,
+            ext: self.ext.export(&self.rules),
         }
     }
 
@@ -380,6 +404,8 @@ impl Correlator {
                 report.groups += 1;
             }
         }
+        let dropped_ext = self.ext.import(&self.rules, saved.ext);
+        report.dropped_correlations.extend(dropped_ext);
         self.max_seen = saved.max_seen_ms;
         self.stats = saved.stats;
         Ok(report)
@@ -703,7 +729,8 @@ fn window_value<'a>(
                 }
             }
         }
-        K::Detection => return None,
+        // Detections and the extensions' kinds are not correlation types.
+        _ => return None,
     })
 }
 
