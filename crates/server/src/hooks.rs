@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use store::{BatchOutcome, Store};
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 /// The header Okta's verification request carries.
 pub const CHALLENGE_HEADER: &str = "x-okta-verification-challenge";
@@ -118,7 +118,7 @@ pub struct HookReceiver {
     secrets: BTreeMap<String, SecretDigest>,
     options: HookOptions,
     stats: Mutex<BTreeMap<String, OrgHookStats>>,
-    ingested: watch::Sender<u64>,
+    signals: BTreeMap<String, Arc<Notify>>,
 }
 
 impl HookReceiver {
@@ -136,14 +136,26 @@ impl HookReceiver {
                 .collect(),
             options,
             stats: Mutex::new(stats),
-            ingested: watch::channel(0).0,
+            signals: secrets
+                .keys()
+                .map(|org| (org.clone(), Arc::new(Notify::new())))
+                .collect(),
         }
     }
 
-    /// Changes (a count of commits that stored new events) each time a delivery stores
-    /// something: detection waits on it to evaluate hooked events at once.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.ingested.subscribe()
+    /// Fires (`notify_one`) each time a delivery for `org` stores new events: detection waits
+    /// on it to evaluate hooked events at once. `None` for an org without a hook.
+    pub fn ingest_signal(&self, org: &str) -> Option<Arc<Notify>> {
+        self.signals.get(org).cloned()
+    }
+
+    /// Fires `signal` instead of the receiver's own for `org` (one signal per org, shared with
+    /// the collector and detection).
+    pub fn with_ingest_signal(mut self, org: &str, signal: Arc<Notify>) -> HookReceiver {
+        if self.signals.contains_key(org) {
+            self.signals.insert(org.to_string(), signal);
+        }
+        self
     }
 
     /// A copy of every org's counters.
@@ -401,7 +413,9 @@ async fn receive(
         s.duplicates += outcome.duplicates as u64;
     });
     if outcome.new > 0 {
-        hooks.ingested.send_modify(|n| *n += 1);
+        if let Some(signal) = hooks.signals.get(org) {
+            signal.notify_one();
+        }
     }
     tracing::debug!(org, event_id = ?event_id, new = outcome.new, duplicates = outcome.duplicates, "Event Hook delivery stored.");
 

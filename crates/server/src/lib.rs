@@ -7,10 +7,18 @@
 //! - [`config`]: the `[server]` section of idwatch.toml.
 //! - [`envelope`]: parsing a hook delivery body.
 //! - [`hooks`]: the receiver.
+//! - [`metrics`]: `/metrics` (Prometheus text), bearer-token guarded.
+//! - [`app`]: the router (`/hooks/okta/{org}`, `/metrics`, `/healthz`) and `serve`.
+//! - [`tasks`]: which daemon tasks run.
 
+pub mod app;
 pub mod config;
 pub mod envelope;
 pub mod hooks;
+pub mod metrics;
+pub mod tasks;
 
 pub use config::{ServerConfig, ServerConfigError};
 pub use hooks::{HookOptions, HookReceiver};
+pub use metrics::Metrics;
+pub use tasks::TaskBoard;

@@ -99,13 +99,22 @@ impl Served {
     }
 }
 
+pub const METRICS_TOKEN: &str = "metrics-token-4b1d";
+
 pub async fn serve(options: impl FnOnce(&std::path::Path) -> HookOptions) -> Served {
     let dir = TempDir::new().expect("temp dir");
-    let store = store::Store::open(&dir.path().join("idwatch.db")).expect("store opens");
+    let db = dir.path().join("idwatch.db");
+    let store = store::Store::open(&db).expect("store opens");
     let mut secrets = BTreeMap::new();
     secrets.insert(ORG.to_string(), notify::Secret::new(SECRET));
     let receiver = Arc::new(HookReceiver::new(store, &secrets, options(dir.path())));
-    let app = Arc::clone(&receiver).routes();
+    let metrics = Arc::new(server::Metrics::new(
+        db,
+        Some(&notify::Secret::new(METRICS_TOKEN)),
+        Some(Arc::clone(&receiver)),
+        Arc::new(server::TaskBoard::default()),
+    ));
+    let app = server::app::router(Arc::clone(&receiver), metrics);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -1,6 +1,6 @@
 //! Per-org activity figures for `/metrics` and status lines: events stored (per source kind),
 //! newest `published`, events ingested in the last minute, alerts raised, and outbox rows per
-//! sink and state. Read-only and cheap on a large store: totals come from the `batches` table
+//! sink and state, and how far detection is behind. Read-only and cheap on a large store: totals come from the `batches` table
 //! (one row per committed batch), the newest event from the `(org, published)` index.
 
 use crate::error::{SqlContext, StoreError};
@@ -51,6 +51,9 @@ pub struct DeliveryTally {
 /// How many batches back `ingested_since` looks at most, so a scrape stays cheap however long
 /// the store has been running (a minute of ingest is far fewer batches than this).
 const RECENT_BATCHES: i64 = 20_000;
+
+/// The most events [`Store::detection_backlog`] counts.
+pub const BACKLOG_CAP: i64 = 1_000_000;
 
 impl Store {
     /// Activity of every org. `since` (µs) bounds `ingested_since`.
@@ -113,6 +116,30 @@ impl Store {
             out.push(activity);
         }
         Ok(out)
+    }
+
+    /// Where detection stands for `org`: the last evaluated seq (`None` before its first
+    /// commit) and how many of the org's events are stored after it (counted up to
+    /// `BACKLOG_CAP`, so a scrape of a detector far behind stays cheap).
+    pub fn detection_backlog(&self, org: OrgId) -> Result<(Option<i64>, u64), StoreError> {
+        let position: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT position FROM detect_positions WHERE org = ?1",
+                [org.0],
+                |r| r.get(0),
+            )
+            .optional()
+            .context("reading detection position")?;
+        let backlog: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM (SELECT 1 FROM events WHERE seq > ?2 AND org = ?1 LIMIT ?3)",
+                rusqlite::params![org.0, position.unwrap_or(0), BACKLOG_CAP],
+                |r| r.get(0),
+            )
+            .context("counting events after the detection position")?;
+        Ok((position, backlog.max(0) as u64))
     }
 
     /// Alerts ever raised, per org name (orgs without alerts are absent).
@@ -223,6 +250,8 @@ mod tests {
             store.org_activity(future).expect("activity")[0].ingested_since,
             0
         );
+        assert_eq!(store.detection_backlog(acme).expect("backlog"), (None, 3));
+        assert_eq!(store.detection_backlog(other).expect("backlog"), (None, 1));
         assert!(store.alerts_raised_by_org().expect("alerts").is_empty());
         assert!(store.delivery_tallies().expect("tallies").is_empty());
     }
