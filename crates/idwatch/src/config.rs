@@ -20,6 +20,15 @@ pub struct Config {
     /// Sigma detections (`[sigma]`).
     #[serde(default)]
     pub sigma: SigmaConfig,
+    /// `[detect]`: built-in pack, user rule dirs, disabled rules, tuning, allowlists, per org.
+    #[serde(default)]
+    pub detect: detect::DetectConfig,
+    /// `[archive]`: where sealed segments live, retention, the daemon's seal age.
+    #[serde(default)]
+    pub archive: archive::ArchiveConfig,
+    /// `[audit]`: roster and posture schedule, posture limits and expected IdPs.
+    #[serde(default)]
+    pub audit: audit::AuditSchedule,
 }
 
 /// `[sigma]`: where rules come from and what they need.

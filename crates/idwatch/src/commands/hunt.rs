@@ -1,5 +1,7 @@
-//! `idwatch hunt --rules PATH... [--org NAME] [--since 90d] [--until T] [FILE...]`: Sigma rules
-//! over stored history (the org's events in `published` order) or over event files, through the
+//! `idwatch hunt [--rules PATH...] [--org NAME] [--since 90d] [--until T] [FILE...]`: Sigma rules
+//! (without `--rules`: the org's detection pack, i.e. the built-in rules plus `[detect]` and
+//! `[sigma]` rule directories, extensions, tuning, disabled rules and allowlists) over stored
+//! history (the org's events in `published` order) or over event files, through the
 //! same `Correlator` the live detector uses, so a hunt and a stream agree. Matches print as a
 //! table, a JSON array or NDJSON (one match per line: `rule_id`, `title`, `level`,
 //! `event_uuids`, and for correlations `group_key`, `window_start`, `window_end`), followed by
@@ -22,7 +24,8 @@ use std::time::Instant;
 /// Arguments of `idwatch hunt`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Rule files or directories [default: `[sigma] rules` from idwatch.toml].
+    /// Rule files or directories [default: the built-in pack plus `[detect] rules` and
+    /// `[sigma] rules` from idwatch.toml, with the org's `[detect]` settings].
     #[arg(long = "rules", value_name = "PATH", num_args = 1..)]
     rules: Vec<PathBuf>,
     /// The org whose stored events to hunt over (ignored when FILEs are given).
@@ -66,13 +69,17 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             "hunt prints table, json or ndjson (matches are nested)",
         ));
     }
-    let sources = super::rules::sources(ctx, args.rules.clone())?;
-    let rules = Arc::new(super::rules::compile(ctx, &sources)?);
-    let config = CorrelatorConfig {
-        allowed_lateness_ms: lateness_ms(ctx, args.lateness.as_deref())?,
-        ..CorrelatorConfig::default()
+    let mut correlator = if args.rules.is_empty() {
+        HuntEngine::pack(ctx, args.org.as_deref(), args.lateness.as_deref())?
+    } else {
+        let sources = super::rules::sources(ctx, args.rules.clone())?;
+        let rules = Arc::new(super::rules::compile(ctx, &sources)?);
+        let config = CorrelatorConfig {
+            allowed_lateness_ms: lateness_ms(ctx, args.lateness.as_deref())?,
+            ..CorrelatorConfig::default()
+        };
+        HuntEngine::Plain(Correlator::new(rules, config))
     };
-    let mut correlator = Correlator::new(Arc::clone(&rules), config);
     let now = chrono::Utc::now();
     let time = |arg: &Option<String>| -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
         arg.as_deref()
@@ -114,7 +121,8 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             ..store::EventQuery::default()
         };
         let mut failure: Option<std::io::Error> = None;
-        store
+        let archive_root = super::seal::archive_root(ctx);
+        archive::Tiers::new(&store, &archive_root)
             .query(org, &query, &mut |stored| {
                 events += 1;
                 let e = &stored.event;
@@ -172,12 +180,13 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         let level = level.as_str();
         text.push_str(&format!("{n:>8}  {level:<13} {rule}  {title}\n"));
     }
-    let stats = correlator.stats();
+    let stats = correlator.stats().clone();
     text.push_str(&format!(
         "{} rules, {events} events in {secs:.2}s ({:.0} events/s): {total} matches",
-        rules.rules().len(),
+        correlator.rule_count(),
         events as f64 / secs.max(1e-9),
     ));
+    text.push_str(&correlator.suppression_note());
     if stats.late_events > 0 {
         text.push_str(&format!(
             "\nnote: {} events arrived more than the allowed lateness after a later one and were not counted by correlations; sort the input or pass --lateness",
@@ -199,6 +208,104 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         return Err(Exit::findings(""));
     }
     Ok(())
+}
+
+/// What a hunt runs: explicit `--rules` through a plain correlator, or (no `--rules`) the org's
+/// detection pack (built-in rules, configured rule directories, extensions, tuning, disabled
+/// rules and allowlists) through the same `detect::Pipeline` the live detector uses. Both
+/// print `sigma::Match`es, so the output is the same either way.
+enum HuntEngine {
+    Plain(Correlator),
+    Pack(Box<detect::Pipeline>, Vec<detect::Detection>),
+}
+
+impl HuntEngine {
+    fn pack(ctx: &Context, org: Option<&str>, lateness: Option<&str>) -> anyhow::Result<Self> {
+        let org = org.map(str::to_string).or_else(|| ctx.config.default_org.clone());
+        let base = detect::BaseOptions {
+            placeholders: ctx.config.sigma.placeholders.clone(),
+            rule_paths: ctx.config.sigma.rules.clone(),
+            allowed_lateness_ms: Some(lateness_ms(ctx, lateness)?),
+        };
+        let mut config = ctx.config.detect.clone();
+        if lateness.is_some() {
+            config.allowed_lateness = None; // the flag wins over `[detect] allowed_lateness`
+        }
+        let pack = detect::Pack::build(&config, &base, org.as_deref()).map_err(|e| {
+            if let detect::DetectError::Rules(errors) = &e {
+                for err in &errors.errors {
+                    eprintln!("{err}");
+                }
+                return Exit::bad_input(format!("{} problem(s) in the rules", errors.errors.len()));
+            }
+            Exit::bad_input(format!("[detect] configuration: {e}"))
+        })?;
+        Ok(HuntEngine::Pack(
+            Box::new(detect::Pipeline::new(Arc::new(pack))),
+            Vec::new(),
+        ))
+    }
+
+    fn observe(
+        &mut self,
+        event: &okta::LogEvent,
+        at: chrono::DateTime<chrono::Utc>,
+        out: &mut Vec<Match>,
+    ) {
+        match self {
+            HuntEngine::Plain(c) => c.observe(event, at, out),
+            HuntEngine::Pack(p, found) => {
+                p.observe(event, found);
+                out.extend(found.drain(..).map(|d| d.matched));
+            }
+        }
+    }
+
+    fn flush(&mut self, out: &mut Vec<Match>) {
+        match self {
+            HuntEngine::Plain(c) => c.flush(out),
+            HuntEngine::Pack(p, found) => {
+                p.flush(found);
+                out.extend(found.drain(..).map(|d| d.matched));
+            }
+        }
+    }
+
+    fn stats(&self) -> &sigma::CorrelatorStats {
+        match self {
+            HuntEngine::Plain(c) => c.stats(),
+            HuntEngine::Pack(p, _) => p.correlator_stats(),
+        }
+    }
+
+    fn rule_count(&self) -> usize {
+        match self {
+            HuntEngine::Plain(c) => c.rules().rules().len(),
+            HuntEngine::Pack(p, _) => p.pack().rules.rules().len(),
+        }
+    }
+
+    /// Disabled and allowlisted matches, when any.
+    fn suppression_note(&mut self) -> String {
+        let HuntEngine::Pack(p, _) = self else {
+            return String::new();
+        };
+        let stats = p.stats().clone();
+        let mut note = String::new();
+        if stats.disabled > 0 {
+            note.push_str(&format!(
+                "\n{} matches of disabled rules dropped",
+                stats.disabled
+            ));
+        }
+        for s in p.take_suppressed() {
+            note.push_str(&format!(
+                "\n{} matches of {} suppressed by allowlist entry `{}`",
+                s.count, s.rule_id, s.entry
+            ));
+        }
+        note
+    }
 }
 
 /// Prints matches as they come, and counts them per rule.
