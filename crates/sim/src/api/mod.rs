@@ -10,9 +10,10 @@
 //! ([`SimServer::truth`]) and the accounting to check a client against what the org holds.
 //!
 //! Files: `error.rs` (Okta's error object), `logs.rs` (System Log queries), `limits.rs`
-//! (buckets, windows, accounting).
+//! (buckets, windows, accounting), `faults.rs` (seeded fault injection).
 
 pub mod error;
+pub mod faults;
 pub mod limits;
 pub mod logs;
 
@@ -30,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use faults::Fault;
 use limits::{bucket_of, default_limit, RateLimiter};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -78,6 +80,8 @@ pub struct SimConfig {
     pub retention_days: u32,
     /// Tenant posture of the directory (hardened or weak).
     pub posture: Posture,
+    /// Added to every answer (while the request counts as in flight); zero by default.
+    pub latency: Duration,
 }
 
 impl Default for SimConfig {
@@ -98,6 +102,7 @@ impl Default for SimConfig {
             late_fraction: 0.02,
             retention_days: 90,
             posture: Posture::Hardened,
+            latency: Duration::ZERO,
         }
     }
 }
@@ -140,16 +145,21 @@ pub enum SimError {
     Invalid(String),
 }
 
-/// The server's clock: `anchor` when the server started, then real time.
-#[derive(Debug, Clone, Copy)]
+/// The server's clock: `anchor` when the server started, then real time, plus any time
+/// skipped with [`SimServer::skip_time`].
+#[derive(Debug)]
 pub(crate) struct Clock {
     anchor: DateTime<Utc>,
     started: Instant,
+    skipped_ms: AtomicU64,
 }
 
 impl Clock {
     pub(crate) fn now(&self) -> DateTime<Utc> {
-        self.anchor + ChronoDuration::from_std(self.started.elapsed()).unwrap_or_default()
+        let skipped = self.skipped_ms.load(Ordering::SeqCst) as i64;
+        self.anchor
+            + ChronoDuration::from_std(self.started.elapsed()).unwrap_or_default()
+            + ChronoDuration::milliseconds(skipped)
     }
 }
 
@@ -161,6 +171,7 @@ pub(crate) struct Shared {
     pub(crate) clock: Clock,
     world: Mutex<World>,
     limiter: Mutex<RateLimiter>,
+    faults: Mutex<faults::Faults>,
     accounting: Mutex<Accounting>,
     in_flight: AtomicUsize,
     requests: AtomicU64,
@@ -229,9 +240,11 @@ impl SimServer {
             clock: Clock {
                 anchor,
                 started: Instant::now(),
+                skipped_ms: AtomicU64::new(0),
             },
             world: Mutex::new(world),
             limiter: Mutex::new(RateLimiter::default()),
+            faults: Mutex::new(faults::Faults::new(config.faults, config.seed)),
             accounting: Mutex::new(Accounting::default()),
             in_flight: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
@@ -280,6 +293,14 @@ impl SimServer {
     /// The server's current time.
     pub fn now(&self) -> DateTime<Utc> {
         self.shared.clock.now()
+    }
+
+    /// Moves the org's clock forward by `by` at once (rate-limit windows keep real time): late
+    /// events and directory changes due in the skipped span take effect, and with `live` the
+    /// activity of the span is generated. For tests of what happens "an hour later".
+    pub fn skip_time(&self, by: Duration) {
+        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        self.shared.clock.skipped_ms.fetch_add(ms, Ordering::SeqCst);
     }
 
     /// The uuid of every event the org holds now, in generation order: everything published by
@@ -405,6 +426,10 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
     let limit = default_limit(bucket, shared.config.logs_rate_limit);
 
     let in_flight = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    if !shared.config.latency.is_zero() {
+        tokio::time::sleep(shared.config.latency).await;
+    }
+    let mut fault_name = None;
     let mut response = if in_flight > shared.config.concurrency_limit {
         let mut response = ApiError::rate_limited().into_response();
         let headers = response.headers_mut();
@@ -414,13 +439,48 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
         headers.insert("x-rate-limit-reset", header_value(&reset.to_string()));
         response
     } else {
-        let rate = lock(&shared.limiter).admit(bucket, limit);
+        let mut rate = lock(&shared.limiter).admit(bucket, limit);
         let mut response = if rate.exceeded {
             ApiError::rate_limited().into_response()
         } else {
             match authenticate(&shared, request.headers()) {
-                Ok(()) => next.run(request).await,
                 Err(err) => err.into_response(),
+                Ok(()) => {
+                    let fault = lock(&shared.faults).draw();
+                    fault_name = fault.map(|f| f.name().to_string());
+                    match fault {
+                        None => next.run(request).await,
+                        Some(Fault::Storm(length)) => {
+                            lock(&shared.limiter).storm(bucket, length);
+                            rate.remaining = 0;
+                            rate.reset = rate.reset.max(
+                                (Utc::now() + ChronoDuration::from_std(length).unwrap_or_default())
+                                    .timestamp() as u64
+                                    + 1,
+                            );
+                            ApiError::rate_limited().into_response()
+                        }
+                        Some(Fault::Internal) => ApiError::internal().into_response(),
+                        Some(Fault::Unavailable) => ApiError::unavailable().into_response(),
+                        Some(Fault::Slow(delay)) => {
+                            tokio::time::sleep(delay).await;
+                            next.run(request).await
+                        }
+                        Some(Fault::Reset) => {
+                            let (parts, _) = next.run(request).await.into_parts();
+                            Response::from_parts(parts, Body::new(CutBody::new(None, 4096)))
+                        }
+                        Some(Fault::Truncated) => {
+                            let (parts, body) = next.run(request).await.into_parts();
+                            let bytes = axum::body::to_bytes(body, usize::MAX)
+                                .await
+                                .unwrap_or_default();
+                            let full = bytes.len() as u64 + 1;
+                            let part = bytes.slice(..bytes.len() / 2);
+                            Response::from_parts(parts, Body::new(CutBody::new(Some(part), full)))
+                        }
+                    }
+                }
             }
         };
         let headers = response.headers_mut();
@@ -445,7 +505,7 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
         answered: shared.clock.started.elapsed(),
         status: response.status().as_u16(),
         request_id,
-        fault: None,
+        fault: fault_name,
     });
     response
 }
@@ -500,4 +560,39 @@ async fn get_logs(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
         page.next_query.as_deref().map(|q| ("/api/v1/logs", q)),
     );
     response
+}
+
+/// A response body that sends at most one chunk, then fails, so the connection is closed before
+/// the promised `Content-Length` (a truncated body, or no body at all: a reset).
+struct CutBody {
+    chunk: Option<bytes::Bytes>,
+    promised: u64,
+}
+
+impl CutBody {
+    fn new(chunk: Option<bytes::Bytes>, promised: u64) -> CutBody {
+        CutBody { chunk, promised }
+    }
+}
+
+impl http_body::Body for CutBody {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, std::io::Error>>> {
+        std::task::Poll::Ready(Some(match self.chunk.take() {
+            Some(chunk) => Ok(http_body::Frame::data(chunk)),
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "injected fault: connection cut",
+            )),
+        }))
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.promised)
+    }
 }
