@@ -49,6 +49,27 @@ enum Command {
     Stats(commands::stats::Args),
     /// Alerts: list, show, ack, close, deliver, test a sink.
     Alerts(commands::alerts::Args),
+    /// Move hot events into the Parquet archive (and compact finished days).
+    Seal(commands::seal::Args),
+    /// Drop archive partitions older than the retention age (chain stays verifiable).
+    Retain(commands::retain::Args),
+    /// Export an org's events (both tiers) as Parquet or NDJSON.
+    Export(commands::export::Args),
+    /// SQL over both tiers (the `events` table), via SQLite.
+    Sql(commands::sql::Args),
+    /// Admin roster: snapshot, show, diff (with explaining events), history, verify.
+    Admins(commands::admins::Args),
+    /// Audits over stored events: credential (password and MFA) changes by user.
+    Audit(commands::audit::Args),
+    /// Check the tenant's configuration against Okta's hardening guidance.
+    Posture(commands::posture::Args),
+    /// Orgs to collect from: add, list, remove, test credentials.
+    #[command(subcommand)]
+    Org(commands::org::Command),
+    /// Poll orgs' System Logs into the store (cursor committed with every page).
+    Collect(commands::collect::Args),
+    /// Per org: cursor age, lag, events/min, 429s, duplicates dropped, last error.
+    Status(commands::status::Args),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +94,16 @@ fn main() -> ExitCode {
                 Command::Bench(args) => commands::bench::run(&ctx, args),
                 Command::Stats(args) => commands::stats::run(&ctx, args),
                 Command::Alerts(args) => commands::alerts::run(&ctx, args),
+                Command::Seal(args) => commands::seal::run(&ctx, args),
+                Command::Retain(args) => commands::retain::run(&ctx, args),
+                Command::Export(args) => commands::export::run(&ctx, args),
+                Command::Sql(args) => commands::sql::run(&ctx, args),
+                Command::Admins(args) => commands::admins::run(&ctx, args),
+                Command::Audit(args) => commands::audit::run(&ctx, args),
+                Command::Posture(args) => commands::posture::run(&ctx, args),
+                Command::Org(command) => commands::org::run(&ctx, command),
+                Command::Collect(args) => commands::collect::run(&ctx, args),
+                Command::Status(args) => commands::status::run(&ctx, args),
             }
         });
     exit::code_for(result)
