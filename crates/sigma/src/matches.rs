@@ -78,6 +78,8 @@ pub enum MatchKind {
     GeoVelocity,
     /// idwatch extension (`x-idwatch: absence`): an event without its expected companion.
     Absence,
+    /// idwatch extension (`x-idwatch: lookback`): an event with its precursor.
+    Lookback,
     /// idwatch extension (`x-idwatch: session`): a session seen again from somewhere new.
     Session,
 }
@@ -97,6 +99,7 @@ impl MatchKind {
             MatchKind::NewTerm => "new_term",
             MatchKind::GeoVelocity => "geo_velocity",
             MatchKind::Absence => "absence",
+            MatchKind::Lookback => "lookback",
             MatchKind::Session => "session",
         }
     }

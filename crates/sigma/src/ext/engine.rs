@@ -109,6 +109,9 @@ enum KindState {
         terms: BTreeMap<Key, i64>,
         #[serde(with = "pairs")]
         entities: BTreeMap<Key, Seen>,
+        /// `after`: the other rule's latest event time per key.
+        #[serde(default, with = "pairs")]
+        last_other: BTreeMap<Key, i64>,
     },
     GeoVelocity {
         #[serde(with = "pairs")]
@@ -132,6 +135,7 @@ impl KindState {
             ExtSpec::NewTerm(_) => KindState::NewTerm {
                 terms: BTreeMap::new(),
                 entities: BTreeMap::new(),
+                last_other: BTreeMap::new(),
             },
             ExtSpec::GeoVelocity(_) => KindState::GeoVelocity {
                 last: BTreeMap::new(),
@@ -149,7 +153,11 @@ impl KindState {
 
     fn keys(&self) -> usize {
         match self {
-            KindState::NewTerm { terms, entities } => terms.len() + entities.len(),
+            KindState::NewTerm {
+                terms,
+                entities,
+                last_other,
+            } => terms.len() + entities.len() + last_other.len(),
             KindState::GeoVelocity { last } => last.len(),
             KindState::Absence { last_other, open } => last_other.len() + open.len(),
             KindState::Session { sessions } => sessions.len(),
@@ -313,10 +321,21 @@ impl ExtEngine {
         }
         for (xi, rt) in self.rules.iter_mut().enumerate() {
             match (&rules.ext[xi].spec, &mut rt.state) {
-                (ExtSpec::NewTerm(n), KindState::NewTerm { terms, entities }) => {
+                (
+                    ExtSpec::NewTerm(n),
+                    KindState::NewTerm {
+                        terms,
+                        entities,
+                        last_other,
+                    },
+                ) => {
                     let horizon = w.saturating_sub(n.history_ms);
                     terms.retain(|_, last| *last >= horizon);
                     entities.retain(|_, s| s.last >= horizon);
+                    if let Some(a) = &n.after {
+                        let horizon = w.saturating_sub(a.within_ms);
+                        last_other.retain(|_, t| *t >= horizon);
+                    }
                 }
                 (ExtSpec::GeoVelocity(g), KindState::GeoVelocity { last }) => {
                     let horizon = w.saturating_sub(g.forget_ms);
@@ -492,8 +511,24 @@ impl Ctx<'_> {
 
     fn process(&mut self, state: &mut KindState, hit: Pending) {
         match (&self.def.spec, state) {
-            (ExtSpec::NewTerm(spec), KindState::NewTerm { terms, entities }) => {
-                self.new_term(spec, terms, entities, hit)
+            (
+                ExtSpec::NewTerm(spec),
+                KindState::NewTerm {
+                    terms,
+                    entities,
+                    last_other,
+                },
+            ) => {
+                if hit.role == 0 {
+                    if let Some(key) = all_some(&hit.values) {
+                        let t = last_other.entry(key).or_insert(hit.ts);
+                        *t = (*t).max(hit.ts);
+                        let max = spec.max_keys;
+                        bound(last_other, max, |t| *t, self.stats);
+                    }
+                    return;
+                }
+                self.new_term(spec, terms, entities, last_other, hit)
             }
             (ExtSpec::GeoVelocity(spec), KindState::GeoVelocity { last }) => {
                 self.geo(spec, last, hit)
@@ -520,10 +555,12 @@ impl Ctx<'_> {
         spec: &NewTerm,
         terms: &mut BTreeMap<Key, i64>,
         entities: &mut BTreeMap<Key, Seen>,
+        last_other: &BTreeMap<Key, i64>,
         hit: Pending,
     ) {
         let nf = spec.fields.len();
         let ne = spec.entity.len();
+        let no = spec.only.len();
         let Some(term) = all_some(&hit.values[..nf]) else {
             return;
         };
@@ -551,7 +588,13 @@ impl Ctx<'_> {
             self.origin
         };
         let learned = learning_from.is_some_and(|f| ts.saturating_sub(f) >= spec.learning_ms);
-        if !known && learned && only_ok {
+        let after_ok = match &spec.after {
+            None => true,
+            Some(a) => all_some(&hit.values[nf + ne + no..])
+                .and_then(|k| last_other.get(&k).copied())
+                .is_some_and(|t| t <= ts && ts.saturating_sub(t) <= a.within_ms),
+        };
+        if !known && learned && only_ok && after_ok {
             self.emit(ts, vec![hit.uuid.clone()], &term, None, None);
         }
         let last = terms.entry(term).or_insert(ts);
@@ -662,7 +705,7 @@ impl Ctx<'_> {
         match spec.direction {
             Direction::PrecededBy => {
                 let recent = other_at.is_some_and(|t| hit.ts.saturating_sub(t) <= spec.within_ms);
-                if !recent {
+                if recent == spec.present {
                     self.emit(
                         hit.ts,
                         vec![hit.uuid],

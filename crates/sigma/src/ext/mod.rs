@@ -17,6 +17,11 @@
 //!     entity: [actor.id]           # optional: learning counts from the entity's first sighting
 //!     only: {eventType: [user.mfa.factor.activate]}  # optional: which candidates may fire
 //!                                  # (all candidates teach the history)
+//!     after:                       # optional: and only within `within` after an event of
+//!       rule: credential-reset     # another rule with the same key
+//!       within: 2h
+//!       by: [actor.id]             # key on the candidate
+//!       other_by: ['target[type=User].id']   # key on the other rule's events
 //!   geo_velocity:                  # consecutive candidates of one key too far apart for the time
 //!     by: [actor.id]
 //!     max_kmh: 900
@@ -29,6 +34,11 @@
 //!     within: 12h
 //!     by: [target[type=User].id]   # key on the candidate (empty: org-wide)
 //!     other_by: [target[type=User].id]   # key on the other rule's events (default: `by`)
+//!   lookback:                      # a candidate WITH an event of another rule before it
+//!     rule: admin-console-access   # (the same keys as absence/preceded_by)
+//!     within: 30d
+//!     by: ['target[type=User].id']
+//!     other_by: [actor.id]
 //!   session:                       # a session seen again from somewhere new
 //!     by: [authenticationContext.externalSessionId]
 //!     new_all: [client.ipAddress, securityContext.asNumber]  # every one must be unseen
@@ -84,7 +94,16 @@ pub(crate) struct NewTerm {
     pub learning_ms: i64,
     pub entity: Vec<String>,
     pub only: Vec<(String, Vec<String>)>,
+    pub after: Option<After>,
     pub max_keys: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct After {
+    pub rule: String,
+    pub within_ms: i64,
+    pub by: Vec<String>,
+    pub other_by: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +126,8 @@ pub(crate) enum Direction {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Absence {
     pub direction: Direction,
+    /// `lookback`: fire when the other rule's event is there (only with `PrecededBy`).
+    pub present: bool,
     pub other: String,
     pub within_ms: i64,
     pub by: Vec<String>,
@@ -130,6 +151,7 @@ impl ExtSpec {
         match self {
             ExtSpec::NewTerm(_) => MatchKind::NewTerm,
             ExtSpec::GeoVelocity(_) => MatchKind::GeoVelocity,
+            ExtSpec::Absence(a) if a.present => MatchKind::Lookback,
             ExtSpec::Absence(_) => MatchKind::Absence,
             ExtSpec::Session(_) => MatchKind::Session,
             ExtSpec::Signal => MatchKind::Detection,
@@ -143,6 +165,7 @@ struct RawBlock {
     new_term: Option<RawNewTerm>,
     geo_velocity: Option<RawGeo>,
     absence: Option<RawAbsence>,
+    lookback: Option<RawLookback>,
     session: Option<RawSession>,
     #[serde(default)]
     signal: bool,
@@ -158,6 +181,18 @@ struct RawNewTerm {
     entity: Vec<String>,
     #[serde(default)]
     only: BTreeMap<String, OneOrMany>,
+    after: Option<RawLookback>,
+    max_keys: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLookback {
+    rule: String,
+    within: String,
+    #[serde(default)]
+    by: Vec<String>,
+    other_by: Option<Vec<String>>,
     max_keys: Option<usize>,
 }
 
@@ -240,11 +275,12 @@ pub(crate) fn parse_block(value: &yaml_serde::Value) -> Result<ExtSpec, String> 
     let given = usize::from(raw.new_term.is_some())
         + usize::from(raw.geo_velocity.is_some())
         + usize::from(raw.absence.is_some())
+        + usize::from(raw.lookback.is_some())
         + usize::from(raw.session.is_some())
         + usize::from(raw.signal);
     if given != 1 {
         return Err(format!(
-            "{ATTRIBUTE}: give exactly one of new_term, geo_velocity, absence, session, signal (found {given})"
+            "{ATTRIBUTE}: give exactly one of new_term, geo_velocity, absence, lookback, session, signal (found {given})"
         ));
     }
     let positive = |what: &str, ms: i64| {
@@ -282,12 +318,35 @@ pub(crate) fn parse_block(value: &yaml_serde::Value) -> Result<ExtSpec, String> 
             "new_term.only",
             &only.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
         )?;
+        let after = match n.after {
+            None => None,
+            Some(a) => {
+                if a.max_keys.is_some() {
+                    return Err(format!("{ATTRIBUTE}: new_term.after takes no max_keys"));
+                }
+                let other_by = a.other_by.unwrap_or_else(|| a.by.clone());
+                check_fields("new_term.after.by", &a.by)?;
+                check_fields("new_term.after.other_by", &other_by)?;
+                if other_by.len() != a.by.len() {
+                    return Err(format!(
+                        "{ATTRIBUTE}: new_term.after.other_by must list as many fields as new_term.after.by"
+                    ));
+                }
+                Some(After {
+                    rule: a.rule,
+                    within_ms: positive("new_term.after.within", parse_duration_ms(&a.within)?)?,
+                    by: a.by,
+                    other_by,
+                })
+            }
+        };
         return Ok(ExtSpec::NewTerm(NewTerm {
             fields: n.fields,
             history_ms,
             learning_ms,
             entity: n.entity,
             only,
+            after,
             max_keys: n.max_keys.unwrap_or(DEFAULT_MAX_KEYS).max(1),
         }));
     }
@@ -340,11 +399,31 @@ pub(crate) fn parse_block(value: &yaml_serde::Value) -> Result<ExtSpec, String> 
         }
         return Ok(ExtSpec::Absence(Absence {
             direction,
+            present: false,
             other,
             within_ms: positive("absence.within", parse_duration_ms(&a.within)?)?,
             by: a.by,
             other_by,
             max_keys: a.max_keys.unwrap_or(DEFAULT_MAX_KEYS).max(1),
+        }));
+    }
+    if let Some(l) = raw.lookback {
+        check_fields("lookback.by", &l.by)?;
+        let other_by = l.other_by.unwrap_or_else(|| l.by.clone());
+        check_fields("lookback.other_by", &other_by)?;
+        if other_by.len() != l.by.len() {
+            return Err(format!(
+                "{ATTRIBUTE}: lookback.other_by must list as many fields as lookback.by"
+            ));
+        }
+        return Ok(ExtSpec::Absence(Absence {
+            direction: Direction::PrecededBy,
+            present: true,
+            other: l.rule,
+            within_ms: positive("lookback.within", parse_duration_ms(&l.within)?)?,
+            by: l.by,
+            other_by,
+            max_keys: l.max_keys.unwrap_or(DEFAULT_MAX_KEYS).max(1),
         }));
     }
     if let Some(s) = raw.session {
@@ -399,7 +478,20 @@ impl ExtDef {
                 let mut all = n.fields.clone();
                 all.extend(n.entity.iter().cloned());
                 all.extend(n.only.iter().map(|(k, _)| k.clone()));
-                (parse(&all)?, None)
+                let other = match &n.after {
+                    None => None,
+                    Some(a) => {
+                        all.extend(a.by.iter().cloned());
+                        let other = find(&a.rule).ok_or_else(|| {
+                            format!(
+                                "{ATTRIBUTE}: new_term.after references rule `{}`, which no loaded detection rule has as its id, name or title",
+                                a.rule
+                            )
+                        })?;
+                        Some((other, parse(&a.other_by)?))
+                    }
+                };
+                (parse(&all)?, other)
             }
             ExtSpec::GeoVelocity(g) => {
                 let mut all = g.by.clone();
@@ -410,7 +502,7 @@ impl ExtDef {
             ExtSpec::Absence(a) => {
                 let other = find(&a.other).ok_or_else(|| {
                     format!(
-                        "{ATTRIBUTE}: absence references rule `{}`, which no loaded detection rule has as its id, name or title",
+                        "{ATTRIBUTE}: absence/lookback references rule `{}`, which no loaded detection rule has as its id, name or title",
                         a.other
                     )
                 })?;

@@ -503,3 +503,129 @@ proptest! {
         prop_assert_eq!(ids(&out), whole);
     }
 }
+
+const SEQUENCE_RULES: &str = r#"
+title: Credential reset
+id: reset
+logsource: {product: okta}
+detection:
+    s: {eventType: [user.mfa.factor.reset_all, user.account.reset_password]}
+    condition: s
+x-idwatch: {signal: true}
+---
+title: Admin console
+id: console
+logsource: {product: okta}
+detection:
+    s: {eventType: user.session.access_admin_app}
+    condition: s
+x-idwatch: {signal: true}
+---
+title: New factor from a new network after a reset
+id: takeover
+logsource: {product: okta}
+detection:
+    s: {eventType: [user.session.start, user.mfa.factor.activate]}
+    condition: s
+level: high
+x-idwatch:
+    new_term:
+        fields: [actor.id, securityContext.asNumber]
+        entity: [actor.id]
+        history: 30d
+        learning: 1d
+        only: {eventType: user.mfa.factor.activate}
+        after: {rule: reset, within: 2h, by: [actor.id], other_by: ['target[type=User].id']}
+---
+title: Password reset of an admin
+id: adminreset
+logsource: {product: okta}
+detection:
+    s: {eventType: user.account.reset_password}
+    condition: s
+level: high
+x-idwatch:
+    lookback: {rule: console, within: 30d, by: ['target[type=User].id'], other_by: [actor.id]}
+"#;
+
+fn act(
+    uuid: &str,
+    secs: i64,
+    event_type: &str,
+    actor: &str,
+    target: &str,
+    asn: u32,
+) -> okta::LogEvent {
+    ev(
+        uuid,
+        secs,
+        json!({"eventType": event_type, "actor": {"id": actor},
+               "target": [{"type": "User", "id": target}],
+               "securityContext": {"asNumber": asn}}),
+    )
+}
+
+#[test]
+fn new_term_after_and_lookback() {
+    let r = Arc::new(RuleSet::from_yaml(SEQUENCE_RULES, &CompileOptions::default()).unwrap());
+    assert_eq!(
+        r.rules()[r.find("adminreset").unwrap()].kind,
+        MatchKind::Lookback
+    );
+    let mut events = vec![
+        act("l1", 0, "user.session.start", "u1", "u1", 7922),
+        act("l2", 0, "user.session.start", "u2", "u2", 7922),
+        act("c1", 60, "user.session.access_admin_app", "u3", "app", 7922),
+        // u1: reset, then a factor from the home ASN (known): nothing.
+        act(
+            "r1",
+            2 * DAY,
+            "user.mfa.factor.reset_all",
+            "helpdesk",
+            "u1",
+            1,
+        ),
+        act(
+            "f1",
+            2 * DAY + 600,
+            "user.mfa.factor.activate",
+            "u1",
+            "u1",
+            7922,
+        ),
+        // u2: reset, then a factor from a new ASN within 2 h: fires.
+        act(
+            "r2",
+            2 * DAY,
+            "user.account.reset_password",
+            "helpdesk",
+            "u2",
+            1,
+        ),
+        act(
+            "f2",
+            2 * DAY + 900,
+            "user.mfa.factor.activate",
+            "u2",
+            "u2",
+            666,
+        ),
+        // u1 later from a new ASN, but no reset in the 2 h before: nothing.
+        act("f3", 3 * DAY, "user.mfa.factor.activate", "u1", "u1", 667),
+        // u3 is an admin (console 2 days ago): a reset of u3 fires; of u1 (never admin) does not.
+        act(
+            "r3",
+            2 * DAY + 60,
+            "user.account.reset_password",
+            "helpdesk",
+            "u3",
+            1,
+        ),
+    ];
+    events.sort_by_key(|e| e.published());
+    let got = run(&r, &events);
+    assert_eq!(
+        ids(&got),
+        vec![("adminreset", vec!["r3"]), ("takeover", vec!["f2"])]
+    );
+}
