@@ -6,6 +6,8 @@
 //! against many users, a session replayed from another IP/ASN/OS, ...), and the directory
 //! changes and affected users (with the right actor class) the audits need.
 
+#![allow(clippy::unwrap_used)]
+
 use chrono::{DateTime, Duration, Timelike, Utc};
 use okta::LogEvent;
 use sim::generate::{AdminRole, Generator, GroupKind, Org, OrgConfig};
