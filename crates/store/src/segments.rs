@@ -909,6 +909,14 @@ impl Store {
         Ok(report)
     }
 
+    /// Rebuilds the database file so the space of sealed hot rows is returned to the file
+    /// system (`VACUUM`; needs as much free disk as the file, and the write lock).
+    pub fn vacuum(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")
+            .context("vacuuming")
+    }
+
     /// Runs `f` inside one read transaction, so the hot tier and the catalog are read at the
     /// same instant (no event is seen in both tiers, or in neither, while a seal commits).
     pub fn with_snapshot<T, E: From<StoreError>>(

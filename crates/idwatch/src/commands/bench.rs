@@ -49,9 +49,25 @@ enum Target {
     Store,
     /// Sigma rules end to end from NDJSON, beside serde_json parse-only.
     Sigma,
+    /// Sealing, size and query latency of the Parquet archive vs the hot tier.
+    Archive,
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    if let Target::Archive = args.target {
+        return super::bench_archive::run(
+            ctx,
+            super::bench_archive::Options {
+                events: args.events,
+                seed: args.seed,
+                users: args.users,
+                batch_size: args.batch_size,
+                repeat: args.repeat,
+                dir: args.dir,
+                rules: args.rules,
+            },
+        );
+    }
     if let Target::Sigma = args.target {
         return super::bench_sigma::run(
             ctx,

@@ -119,12 +119,14 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     if ingested_since.is_some() || ingested_until.is_some() {
         query.seq_range = Some(store.seq_range_ingested(org, ingested_since, ingested_until)?);
     }
+    let archive_root = super::seal::archive_root(ctx);
+    let tiers = archive::Tiers::new(&store, &archive_root);
     let stdout = std::io::stdout().lock();
     let started = std::time::Instant::now();
 
     let stats = if args.count {
         let mut n = 0u64;
-        let stats = store.query(org, &query, &mut |_| {
+        let stats = tiers.query(org, &query, &mut |_| {
             n += 1;
             ControlFlow::Continue(())
         })?;
@@ -137,7 +139,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         stats
     } else if let Some(field) = &args.group_by {
         let mut counts: HashMap<String, u64> = HashMap::new();
-        let stats = store.query(org, &query, &mut |stored| {
+        let stats = tiers.query(org, &query, &mut |stored| {
             *counts
                 .entry(field_text(stored.event.doc(), field))
                 .or_default() += 1;
@@ -161,7 +163,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             args.fields.is_empty() && matches!(args.format, Format::Json | Format::Ndjson);
         let mut table = TableWriter::new(stdout, args.format, fields.clone())?;
         let mut io_error = None;
-        let stats = store.query(org, &query, &mut |stored| {
+        let stats = tiers.query(org, &query, &mut |stored| {
             let result = if raw_events {
                 let raw = stored.event.raw();
                 if args.format == Format::Ndjson && raw.contains('\n') {
@@ -190,16 +192,24 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     };
     if args.explain {
         eprintln!(
-            "plan {}{}: {} candidates parsed, {} matched, {} blocks read, {:.1} ms",
-            stats.plan,
+            "hot: plan {}{}: {} candidates parsed, {} matched, {} blocks read; archive: {} of {} segments, {} row groups ({} pruned), {} rows past pivots, {} parsed, {} matched; {:.1} ms",
+            stats.hot.plan,
             stats
+                .hot
                 .constraint
                 .as_deref()
                 .map(|c| format!(" [{c}]"))
                 .unwrap_or_default(),
-            stats.candidates,
-            stats.matched,
-            stats.blocks_read,
+            stats.hot.candidates,
+            stats.hot.matched,
+            stats.hot.blocks_read,
+            stats.segments_live - stats.segments_pruned,
+            stats.segments_live,
+            stats.archive.row_groups,
+            stats.archive.row_groups_pruned,
+            stats.archive.rows_read,
+            stats.archive_checked,
+            stats.archive_matched,
             started.elapsed().as_secs_f64() * 1000.0
         );
     }

@@ -1,5 +1,7 @@
 //! `idwatch verify [--org X] [--expect-head HEX]`: recomputes the hash chain and names every
-//! modified, deleted or inserted event by uuid. Exit code 3 when anything is wrong.
+//! modified, deleted or inserted event by uuid, in the hot tier and in the archive (the archive
+//! chain, every sealed file's hash, and each sealed row against the chain; files nobody owns).
+//! Exit code 3 when anything is wrong.
 
 use crate::config::Context;
 use crate::exit::{Exit, INTEGRITY};
@@ -26,7 +28,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         None => None,
     };
     let started = std::time::Instant::now();
-    let report = store.verify(org, args.expect_head.as_deref())?;
+    let archive_root = super::seal::archive_root(ctx);
+    let full = archive::verify(&mut store, &archive_root, org, args.expect_head.as_deref())?;
+    let report = &full.hot;
     let mut problems = 0;
     for org in &report.orgs {
         if org.problems.is_empty() {
@@ -47,6 +51,33 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             }
             problems += org.problems.len();
         }
+    }
+    for a in &full.archive {
+        if a.log_entries == 0 && a.problems.is_empty() {
+            continue;
+        }
+        if a.problems.is_empty() {
+            println!(
+                "archive {}: {} segments, {} events sealed, {} dropped by retention checkpoints: intact; head {}",
+                a.org, a.segments, a.archived_events, a.retained_events, a.head
+            );
+        } else {
+            println!(
+                "archive {}: {} segments, {} events sealed: {} PROBLEMS",
+                a.org,
+                a.segments,
+                a.archived_events,
+                a.problems.len()
+            );
+            for p in &a.problems {
+                println!("  {p}");
+            }
+            problems += a.problems.len();
+        }
+    }
+    for file in &full.unknown_files {
+        println!("archive: file {file} is not a sealed segment (added)");
+        problems += 1;
     }
     eprintln!("verified in {:.2}s", started.elapsed().as_secs_f64());
     if problems > 0 {
