@@ -275,9 +275,10 @@ impl World {
         }
         while self.unapplied.front().is_some_and(|c| c.at <= now) {
             if let Some(change) = self.unapplied.pop_front() {
-                self.directory.apply(&change.change);
+                self.directory.apply_at(&change);
             }
         }
+        self.directory.set_now(now);
     }
 
     /// The current time of the world.

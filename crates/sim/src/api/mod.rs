@@ -10,8 +10,10 @@
 //! ([`SimServer::truth`]) and the accounting to check a client against what the org holds.
 //!
 //! Files: `error.rs` (Okta's error object), `logs.rs` (System Log queries), `limits.rs`
-//! (buckets, windows, accounting), `faults.rs` (seeded fault injection).
+//! (buckets, windows, accounting), `faults.rs` (seeded fault injection), `directory.rs`
+//! (management API routes and their pagination).
 
+pub mod directory;
 pub mod error;
 pub mod faults;
 pub mod limits;
@@ -381,11 +383,12 @@ fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-async fn fallback(method: Method, uri: Uri) -> Response {
+/// Directory paths (matched in [`directory::route`]) and 404/405 for everything else.
+async fn fallback(State(shared): State<Arc<Shared>>, method: Method, uri: Uri) -> Response {
     if method != Method::GET {
         return ApiError::method_not_allowed().into_response();
     }
-    ApiError::not_found(uri.path()).into_response()
+    directory::get_directory(State(shared), uri).await
 }
 
 /// Constant-time comparison of two secrets.
@@ -411,7 +414,7 @@ fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
     Err(ApiError::invalid_token())
 }
 
-fn header_value(text: &str) -> HeaderValue {
+pub(crate) fn header_value(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
