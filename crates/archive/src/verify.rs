@@ -112,7 +112,9 @@ pub fn verify(
         if segment.state == SegmentState::Live {
             all_live.insert(segment.record.path.clone());
         }
-        if segment.state == SegmentState::Writing {
+        // Files of segments being written, or replaced/retained but not yet deleted (a crash
+        // between the commit and the unlink), are the next writer's to remove, not intruders.
+        if segment.state != SegmentState::Live {
             owned_paths.insert(segment.record.path.clone());
         }
     }
