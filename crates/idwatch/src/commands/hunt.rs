@@ -221,7 +221,9 @@ enum HuntEngine {
 
 impl HuntEngine {
     fn pack(ctx: &Context, org: Option<&str>, lateness: Option<&str>) -> anyhow::Result<Self> {
-        let org = org.map(str::to_string).or_else(|| ctx.config.default_org.clone());
+        let org = org
+            .map(str::to_string)
+            .or_else(|| ctx.config.default_org.clone());
         let base = detect::BaseOptions {
             placeholders: ctx.config.sigma.placeholders.clone(),
             rule_paths: ctx.config.sigma.rules.clone(),
