@@ -395,10 +395,10 @@ fn check_admin_console(input: &PostureInput) -> CheckResult {
     }
 }
 
-/// The groups a policy applies to (`None`: everyone).
-fn policy_groups(policy: &Value) -> Option<(BTreeSet<String>, BTreeSet<String>)> {
+/// The groups a policy or rule applies to (`None`: no group condition, everyone).
+fn people_groups(v: &Value) -> Option<(BTreeSet<String>, BTreeSet<String>)> {
     let ids = |p: &str| -> BTreeSet<String> {
-        at(policy, p)
+        at(v, p)
             .and_then(Value::as_array)
             .map(|a| {
                 a.iter()
@@ -416,6 +416,49 @@ fn policy_groups(policy: &Value) -> Option<(BTreeSet<String>, BTreeSet<String>)>
     }
 }
 
+/// Whether a policy or rule with these conditions applies to members of `group` signing in
+/// from anywhere (rules limited to a network zone are skipped: they do not cover the rest).
+fn applies_to(v: &Value, group: &str, everyone: Option<&str>) -> bool {
+    let network = at(v, "/conditions/network/connection").and_then(Value::as_str);
+    if network.is_some_and(|n| n != "ANYWHERE") {
+        return false;
+    }
+    match people_groups(v) {
+        None => true,
+        Some((include, exclude)) => {
+            !exclude.contains(group)
+                && (include.is_empty()
+                    || include.contains(group)
+                    || everyone.is_some_and(|e| include.contains(e)))
+        }
+    }
+}
+
+/// The first rule (of the first policy that has one) Okta evaluates for members of `group`:
+/// policies and rules in priority order, as the global session policy is evaluated.
+fn first_rule_for<'a>(
+    policies: &'a [PolicyWithRules],
+    group: &str,
+    everyone: Option<&str>,
+) -> Option<(&'a PolicyWithRules, &'a Value)> {
+    let mut sorted: Vec<&PolicyWithRules> = policies.iter().filter(|p| active(&p.policy)).collect();
+    sorted.sort_by_key(|p| {
+        p.policy
+            .get("priority")
+            .and_then(Value::as_i64)
+            .unwrap_or(i64::MAX)
+    });
+    sorted
+        .into_iter()
+        .filter(|p| applies_to(&p.policy, group, everyone))
+        .find_map(|p| {
+            by_priority(&p.rules)
+                .into_iter()
+                .find(|r| applies_to(r, group, everyone))
+                .map(|r| (p, r))
+        })
+}
+
 fn sign_on_rule_requires_mfa(rule: &Value) -> bool {
     let signon = at(rule, "/actions/signon");
     let access = signon.and_then(|s| str_of(s, "access"));
@@ -428,26 +471,11 @@ fn sign_on_rule_requires_mfa(rule: &Value) -> bool {
         .unwrap_or(false)
 }
 
-/// The first active sign-on policy that applies to `group` (with the Everyone group's id).
-fn policy_for_group<'a>(
-    policies: &'a [PolicyWithRules],
-    group: &str,
-    everyone: Option<&str>,
-) -> Option<&'a PolicyWithRules> {
-    let mut sorted: Vec<&PolicyWithRules> = policies.iter().filter(|p| active(&p.policy)).collect();
-    sorted.sort_by_key(|p| {
-        p.policy
-            .get("priority")
-            .and_then(Value::as_i64)
-            .unwrap_or(i64::MAX)
-    });
-    sorted.into_iter().find(|p| match policy_groups(&p.policy) {
-        None => true,
-        Some((include, exclude)) => {
-            !exclude.contains(group)
-                && (include.contains(group) || everyone.is_some_and(|e| include.contains(e)))
-        }
-    })
+fn everyone_id(groups: &[Value]) -> Option<&str> {
+    groups
+        .iter()
+        .find(|g| str_of(g, "type") == Some("BUILT_IN") || name_of(g) == "Everyone")
+        .and_then(|g| str_of(g, "id"))
 }
 
 fn check_mfa_sign_on(input: &PostureInput) -> CheckResult {
@@ -460,10 +488,7 @@ fn check_mfa_sign_on(input: &PostureInput) -> CheckResult {
         Ok(g) => g,
         Err(e) => return unknown(id, e, R_SIGN_ON),
     };
-    let everyone = groups
-        .iter()
-        .find(|g| str_of(g, "type") == Some("BUILT_IN") || name_of(g) == "Everyone")
-        .and_then(|g| str_of(g, "id"));
+    let everyone = everyone_id(groups);
     let mut uncovered = Vec::new();
     let mut covered = 0usize;
     for group in groups
@@ -471,18 +496,14 @@ fn check_mfa_sign_on(input: &PostureInput) -> CheckResult {
         .filter(|g| str_of(g, "type") != Some("APP_GROUP"))
     {
         let gid = str_of(group, "id").unwrap_or_default();
-        let why = match policy_for_group(policies, gid, everyone) {
-            None => Some("no sign-on policy applies".to_string()),
-            Some(p) => by_priority(&p.rules)
-                .into_iter()
-                .find(|r| !sign_on_rule_requires_mfa(r))
-                .map(|r| {
-                    format!(
-                        "policy \"{}\" rule \"{}\" allows sign-in without MFA",
-                        name_of(&p.policy),
-                        name_of(r)
-                    )
-                }),
+        let why = match first_rule_for(policies, gid, everyone) {
+            None => Some("no sign-on rule applies".to_string()),
+            Some((p, r)) if !sign_on_rule_requires_mfa(r) => Some(format!(
+                "policy \"{}\" rule \"{}\" allows sign-in without MFA",
+                name_of(&p.policy),
+                name_of(r)
+            )),
+            Some(_) => None,
         };
         match why {
             None => covered += 1,
@@ -491,7 +512,7 @@ fn check_mfa_sign_on(input: &PostureInput) -> CheckResult {
     }
     let total = covered + uncovered.len();
     let mut evidence = vec![format!(
-        "{covered} of {total} groups require MFA to sign in"
+        "{covered} of {total} groups must pass MFA to sign in"
     )];
     if uncovered.is_empty() {
         return result(id, Status::Pass, evidence, R_SIGN_ON);
@@ -646,13 +667,9 @@ fn check_admin_sessions(input: &PostureInput, config: &PostureConfig) -> CheckRe
         Ok(p) => p,
         Err(e) => return unknown(id, e, R_SESSIONS),
     };
-    let groups = input.groups.as_ref().ok();
-    let everyone = groups.and_then(|gs| {
-        gs.iter()
-            .find(|g| str_of(g, "type") == Some("BUILT_IN") || name_of(g) == "Everyone")
-            .and_then(|g| str_of(g, "id"))
-    });
-    // The groups admins are in: admin groups, else everyone.
+    let groups = input.groups.as_deref().unwrap_or_default();
+    let everyone = everyone_id(groups);
+    // The groups admins hold their roles through; everyone when no admin group exists.
     let mut admin_groups: BTreeSet<String> = input
         .roster
         .grants
@@ -660,71 +677,60 @@ fn check_admin_sessions(input: &PostureInput, config: &PostureConfig) -> CheckRe
         .filter(|g| g.principal.kind == crate::roster::PrincipalKind::Group)
         .map(|g| g.principal.id.clone())
         .collect();
-    if let Some(e) = everyone {
-        admin_groups.insert(e.to_string());
-    }
-    let mut applied: Vec<&PolicyWithRules> = Vec::new();
-    for group in &admin_groups {
-        if let Some(p) = policy_for_group(policies, group, everyone) {
-            if !applied.iter().any(|a| std::ptr::eq(*a, p)) {
-                applied.push(p);
-            }
-        }
-    }
-    if applied.is_empty() {
-        applied = policies.iter().filter(|p| active(&p.policy)).collect();
+    if admin_groups.is_empty() {
+        admin_groups.extend(everyone.map(str::to_string));
     }
     let mut evidence = Vec::new();
     let mut worst = Status::Pass;
-    for policy in applied {
-        for rule in by_priority(&policy.rules) {
-            if at(rule, "/actions/signon/access").and_then(Value::as_str) == Some("DENY") {
-                continue;
-            }
-            let session = at(rule, "/actions/signon/session");
-            let lifetime = session
-                .and_then(|s| s.get("maxSessionLifetimeMinutes"))
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
-            let idle = session
-                .and_then(|s| s.get("maxSessionIdleMinutes"))
-                .and_then(Value::as_u64)
-                .unwrap_or(120);
-            let persistent = session
-                .and_then(|s| s.get("usePersistentCookie"))
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            let mut status = Status::Pass;
-            if lifetime == 0 || lifetime > config.max_admin_session_minutes {
-                status = Status::Fail;
-            }
-            if idle > 4 * config.max_admin_idle_minutes {
-                status = Status::Fail;
-            } else if idle > config.max_admin_idle_minutes && status == Status::Pass {
-                status = Status::Warn;
-            }
-            if persistent && status == Status::Pass {
-                status = Status::Warn;
-            }
-            if status.severity() > worst.severity() {
-                worst = status;
-            }
-            let lifetime_text = if lifetime == 0 {
-                "unlimited".to_string()
-            } else {
-                format!("{lifetime} min")
-            };
-            evidence.push(format!(
-                "policy \"{}\" rule \"{}\": lifetime {lifetime_text}, idle {idle} min{}",
-                name_of(&policy.policy),
-                name_of(rule),
-                if persistent {
-                    ", persistent cookie"
-                } else {
-                    ""
-                }
-            ));
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    for group in &admin_groups {
+        let Some((policy, rule)) = first_rule_for(policies, group, everyone) else {
+            continue;
+        };
+        if !seen.insert(str_of(rule, "id").unwrap_or_default().to_string()) {
+            continue;
         }
+        if at(rule, "/actions/signon/access").and_then(Value::as_str) == Some("DENY") {
+            continue;
+        }
+        let session = at(rule, "/actions/signon/session");
+        let number = |key: &str| session.and_then(|s| s.get(key)).and_then(Value::as_u64);
+        let lifetime = number("maxSessionLifetimeMinutes").unwrap_or(0);
+        let idle = number("maxSessionIdleMinutes").unwrap_or(120);
+        let persistent = session
+            .and_then(|s| s.get("usePersistentCookie"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let mut status = Status::Pass;
+        if lifetime == 0 || lifetime > config.max_admin_session_minutes {
+            status = Status::Fail;
+        }
+        if idle > 4 * config.max_admin_idle_minutes {
+            status = Status::Fail;
+        } else if idle > config.max_admin_idle_minutes && status == Status::Pass {
+            status = Status::Warn;
+        }
+        if persistent && status == Status::Pass {
+            status = Status::Warn;
+        }
+        if status.severity() > worst.severity() {
+            worst = status;
+        }
+        let lifetime_text = if lifetime == 0 {
+            "unlimited".to_string()
+        } else {
+            format!("{lifetime} min")
+        };
+        evidence.push(format!(
+            "policy \"{}\" rule \"{}\": lifetime {lifetime_text}, idle {idle} min{}",
+            name_of(&policy.policy),
+            name_of(rule),
+            if persistent {
+                ", persistent cookie"
+            } else {
+                ""
+            }
+        ));
     }
     if evidence.is_empty() {
         return result(
