@@ -41,6 +41,12 @@ pub struct Args {
     /// `sigma`: read events from this NDJSON file instead of generating them.
     #[arg(long, value_name = "FILE")]
     file: Option<std::path::PathBuf>,
+    /// `detect`: events stored per second.
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
+    /// `detect`: how long the stream runs, in seconds.
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -51,9 +57,23 @@ enum Target {
     Sigma,
     /// Sealing, size and query latency of the Parquet archive vs the hot tier.
     Archive,
+    /// Alert latency, event stored → webhook received, under a steady event stream.
+    Detect,
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    if let Target::Detect = args.target {
+        return super::bench_detect::run(
+            ctx,
+            super::bench_detect::Options {
+                rate: args.rate,
+                seconds: args.seconds,
+                seed: args.seed,
+                users: args.users,
+                dir: args.dir,
+            },
+        );
+    }
     if let Target::Archive = args.target {
         return super::bench_archive::run(
             ctx,
