@@ -18,9 +18,11 @@ pub mod error;
 pub mod faults;
 pub mod limits;
 pub mod logs;
+pub mod oauth;
 
 pub use error::{ApiError, OAuthError};
 pub use limits::{Accounting, RequestRecord};
+pub use oauth::OAuthClient;
 
 use crate::directory::Posture;
 use crate::scenario::GroundTruth;
@@ -84,6 +86,8 @@ pub struct SimConfig {
     pub posture: Posture,
     /// Added to every answer (while the request counts as in flight); zero by default.
     pub latency: Duration,
+    /// OAuth 2.0 service apps that may get Okta-scoped tokens from `/oauth2/v1/token`.
+    pub oauth_clients: Vec<OAuthClient>,
 }
 
 impl Default for SimConfig {
@@ -105,6 +109,7 @@ impl Default for SimConfig {
             retention_days: 90,
             posture: Posture::Hardened,
             latency: Duration::ZERO,
+            oauth_clients: Vec::new(),
         }
     }
 }
@@ -174,12 +179,13 @@ pub(crate) struct Shared {
     world: Mutex<World>,
     limiter: Mutex<RateLimiter>,
     faults: Mutex<faults::Faults>,
+    oauth: Mutex<oauth::OAuthState>,
     accounting: Mutex<Accounting>,
     in_flight: AtomicUsize,
     requests: AtomicU64,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -247,6 +253,7 @@ impl SimServer {
             world: Mutex::new(world),
             limiter: Mutex::new(RateLimiter::default()),
             faults: Mutex::new(faults::Faults::new(config.faults, config.seed)),
+            oauth: Mutex::new(oauth::OAuthState::new(config.seed)),
             accounting: Mutex::new(Accounting::default()),
             in_flight: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
@@ -378,6 +385,7 @@ fn random_token() -> String {
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/v1/logs", get(get_logs))
+        .route("/oauth2/v1/token", axum::routing::post(oauth::token))
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(shared.clone(), gate))
         .with_state(shared)
@@ -399,17 +407,38 @@ pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Checks the `Authorization` header.
-fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
+/// Checks the `Authorization` header: the SSWS token (every scope), or an OAuth access token
+/// (`Bearer`, or `DPoP` with a proof) holding the route's scope.
+fn authenticate(shared: &Shared, request: &Request) -> Result<(), ApiError> {
+    let path = request.uri().path();
+    if path == "/oauth2/v1/token" {
+        // Clients authenticate with their assertion.
+        return Ok(());
+    }
+    let headers = request.headers();
     let value = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(ApiError::invalid_token)?;
     let (scheme, credential) = value.split_once(' ').ok_or_else(ApiError::invalid_token)?;
-    if scheme.eq_ignore_ascii_case("SSWS")
-        && same_secret(credential.trim().as_bytes(), shared.token.as_bytes())
-    {
-        return Ok(());
+    let credential = credential.trim();
+    if scheme.eq_ignore_ascii_case("SSWS") {
+        return if same_secret(credential.as_bytes(), shared.token.as_bytes()) {
+            Ok(())
+        } else {
+            Err(ApiError::invalid_token())
+        };
+    }
+    if scheme.eq_ignore_ascii_case("Bearer") || scheme.eq_ignore_ascii_case("DPoP") {
+        return oauth::authorize(
+            shared,
+            scheme,
+            credential,
+            headers,
+            request.method(),
+            request.uri(),
+            directory::scope_of(path),
+        );
     }
     Err(ApiError::invalid_token())
 }
@@ -446,7 +475,7 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
         let mut response = if rate.exceeded {
             ApiError::rate_limited().into_response()
         } else {
-            match authenticate(&shared, request.headers()) {
+            match authenticate(&shared, &request) {
                 Err(err) => err.into_response(),
                 Ok(()) => {
                     let fault = lock(&shared.faults).draw();
