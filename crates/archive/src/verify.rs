@@ -56,6 +56,9 @@ impl FullVerification {
     }
 }
 
+/// A committed manifest entry: uuid key and raw hash prefix.
+type ManifestEntry = ([u8; 16], [u8; 16]);
+
 /// Looks up the committed manifest entry of a seq.
 struct Manifests<'a> {
     store: &'a Store,
@@ -64,7 +67,7 @@ struct Manifests<'a> {
 }
 
 impl Manifests<'_> {
-    fn entry(&mut self, seq: i64) -> Result<Option<([u8; 16], [u8; 16])>, ArchiveError> {
+    fn entry(&mut self, seq: i64) -> Result<Option<ManifestEntry>, ArchiveError> {
         let i = self.spans.partition_point(|s| s.first_seq <= seq);
         if i == 0 {
             return Ok(None);

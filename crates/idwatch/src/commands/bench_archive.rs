@@ -29,6 +29,12 @@ pub struct Options {
     pub rules: Vec<PathBuf>,
 }
 
+/// A benchmark query: name, filter, since, until, ordered.
+type Case = (&'static str, String, Option<i64>, Option<i64>, bool);
+
+/// Runs a full pass, handing every event to the callback.
+type FullPass<'a> = dyn FnMut(&mut dyn FnMut(&LogEvent)) -> anyhow::Result<()> + 'a;
+
 fn median(mut runs: Vec<Duration>) -> Duration {
     runs.sort();
     runs.get(runs.len() / 2).copied().unwrap_or_default()
@@ -169,7 +175,7 @@ pub fn run(ctx: &Context, opts: Options) -> anyhow::Result<()> {
     let actor = sample.actor().alternate_id.unwrap_or("").to_string();
     let session = sample.external_session_id().unwrap_or("").to_string();
     let day = 86_400_000_000i64;
-    let cases: Vec<(&str, String, Option<i64>, Option<i64>, bool)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "(a) eventType + 1 day",
             "eventType eq \"user.authentication.sso\"".into(),
@@ -251,7 +257,7 @@ pub fn run(ctx: &Context, opts: Options) -> anyhow::Result<()> {
         );
     }
     // (e) group-by count, through the query path and through SQL.
-    let group = |run: &mut dyn FnMut(&mut dyn FnMut(&LogEvent)) -> anyhow::Result<()>| -> anyhow::Result<(Duration, usize)> {
+    let group = |run: &mut FullPass<'_>| -> anyhow::Result<(Duration, usize)> {
         let mut runs = Vec::new();
         let mut groups = 0;
         for _ in 0..repeat {
