@@ -23,10 +23,10 @@ use tokio::sync::{mpsc, watch};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Users in the simulated org.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 500)]
     users: usize,
     /// Days of history before now (the scenarios are placed in it; the org then stays live).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 3)]
     days: u32,
     /// Seed of the org, its activity and the scenarios.
     #[arg(long, default_value_t = 7)]
@@ -343,11 +343,12 @@ async fn demo(dir: &Path, args: &Args) -> anyhow::Result<()> {
             .collect();
         let all = detected.len() == truth.len();
         if let Some(at) = caught_up_at {
-            // Once collected: stop when every scenario has a high alert, or 15 s of quiet.
+            // Once collected: stop when every scenario has a high alert, else after 15 s more
+            // (windows still open close as the live stream moves event time on).
             if all && at.elapsed() > Duration::from_secs(2) {
                 break;
             }
-            if at.elapsed() > Duration::from_secs(20) {
+            if at.elapsed() > Duration::from_secs(15) {
                 break;
             }
         }
