@@ -1,7 +1,8 @@
 //! `idwatch posture`: checks the tenant against Okta's hardening guidance (support access, MFA
 //! for the Admin Console and every group, password policy, super-admin count, weak factors,
 //! admin sessions, API token network restrictions, external IdPs, ThreatInsight) and archives
-//! the results beside the roster snapshots. Exit code 1 when any check fails.
+//! the results beside the roster snapshots (the roster is read live). Exit code 1 when any
+//! check fails.
 
 use crate::commands::admins::{directory_for, runtime, SourceArgs};
 use crate::config::Context;
@@ -9,10 +10,9 @@ use crate::exit::Exit;
 use crate::output::{Format, TableWriter};
 use anyhow::Context as _;
 use audit::posture::{evaluate, read_posture, Status};
-use audit::schedule::{load_roster, record_posture};
+use audit::schedule::record_posture;
 use audit::DirectorySource;
 use chrono::Utc;
-use store::SnapshotKind;
 
 /// Arguments of `idwatch posture`.
 #[derive(Debug, clap::Args)]
@@ -32,17 +32,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let mut store = ctx.open_store()?;
     let directory = directory_for(&store, &org_name, &args.source)?;
     let org = store.ensure_org(&org_name)?;
-    let archived = match store.latest_snapshot(org, SnapshotKind::AdminRoster)? {
-        Some(s) => Some(load_roster(&store, s.meta.id)?.1),
-        None => None,
-    };
-    let rt = runtime()?;
-    let input = rt
+    let input = runtime()?
         .block_on(async {
-            let roster = match archived {
-                Some(r) => r,
-                None => audit::take_roster(&directory).await?,
-            };
+            let roster = audit::take_roster(&directory).await?;
             Ok::<_, audit::roster::RosterError>(read_posture(&directory, roster).await)
         })
         .with_context(|| format!("reading the configuration of `{org_name}`"))?;
