@@ -648,7 +648,7 @@ impl Store {
                 .prepare_cached("DELETE FROM blocks WHERE id = ?1 AND org = ?2 AND first_seq = ?3 AND count = ?4")
                 .context("preparing block delete")?;
             let mut delete_events = tx
-                .prepare_cached("DELETE FROM events WHERE seq >= ?1 AND seq < ?2 AND org = ?3")
+                .prepare_cached("DELETE FROM events WHERE seq >= ?1 AND seq < ?2 AND +org = ?3")
                 .context("preparing event delete")?;
             let mut find_term = tx
                 .prepare_cached("SELECT id FROM terms WHERE kind = ?1 AND value = ?2")

@@ -68,11 +68,25 @@ pub fn run(ctx: &Context, opts: Options) -> anyhow::Result<()> {
         .dir
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join("idwatch-bench-archive"));
-    let _ = std::fs::remove_dir_all(&base);
-    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
     let hot_path = base.join("hot.db");
     let sealed_path = base.join("sealed.db");
     let root = base.join("archive");
+    // A kept `--dir` with a hot store of the same size is reused (the import is the slow part).
+    let reuse = opts.dir.is_some()
+        && Store::open_read_only(&hot_path)
+            .and_then(|s| {
+                let org = s.org("bench")?;
+                s.count_events(org)
+            })
+            .is_ok_and(|n| n == opts.events);
+    if !reuse {
+        let _ = std::fs::remove_dir_all(&base);
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_file(&sealed_path);
+    let _ = std::fs::remove_file(sealed_path.with_extension("db-wal"));
+    let _ = std::fs::remove_file(sealed_path.with_extension("db-shm"));
+    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
     println!(
         "idwatch bench archive: {} events, seed {}, {} users, batch {}, median of {} runs, in {}",
         opts.events,
@@ -84,33 +98,45 @@ pub fn run(ctx: &Context, opts: Options) -> anyhow::Result<()> {
     );
 
     // Data and import (the hot-only baseline).
-    let raws: Vec<String> =
-        super::gen::generate(opts.seed, opts.users, super::gen::default_start())
-            .take(opts.events as usize)
-            .map(|e| e.json)
-            .collect();
-    let raw_bytes: usize = raws.iter().map(|r| r.len() + 1).sum();
-    let mut store = Store::open(&hot_path).context("opening bench store")?;
-    let org = store.ensure_org("bench")?;
-    let started = Instant::now();
-    let mut batch = Vec::with_capacity(opts.batch_size);
-    for raw in &raws {
-        batch.push(LogEvent::parse(raw).map_err(|e| anyhow::anyhow!("{e}"))?);
-        if batch.len() == opts.batch_size {
-            store.commit_batch(org, &batch, "bench")?;
-            batch.clear();
+    let org;
+    let hot_size;
+    if reuse {
+        let store = Store::open(&hot_path)?;
+        org = store.org("bench")?;
+        hot_size = store.size_report()?;
+        println!(
+            "reusing the hot store in {} ({:.0} B/event)",
+            hot_path.display(),
+            hot_size.bytes_per_event()
+        );
+    } else {
+        let raws: Vec<String> =
+            super::gen::generate(opts.seed, opts.users, super::gen::default_start())
+                .take(opts.events as usize)
+                .map(|e| e.json)
+                .collect();
+        let raw_bytes: usize = raws.iter().map(|r| r.len() + 1).sum();
+        let mut store = Store::open(&hot_path).context("opening bench store")?;
+        org = store.ensure_org("bench")?;
+        let started = Instant::now();
+        let mut batch = Vec::with_capacity(opts.batch_size);
+        for raw in &raws {
+            batch.push(LogEvent::parse(raw).map_err(|e| anyhow::anyhow!("{e}"))?);
+            if batch.len() == opts.batch_size {
+                store.commit_batch(org, &batch, "bench")?;
+                batch.clear();
+            }
         }
+        store.commit_batch(org, &batch, "bench")?;
+        let import_secs = started.elapsed().as_secs_f64();
+        hot_size = store.size_report()?;
+        println!(
+            "import (hot tier): {:.0} events/s; NDJSON {:.0} B/event; hot tier {:.0} B/event",
+            raws.len() as f64 / import_secs,
+            raw_bytes as f64 / raws.len().max(1) as f64,
+            hot_size.bytes_per_event()
+        );
     }
-    store.commit_batch(org, &batch, "bench")?;
-    let import_secs = started.elapsed().as_secs_f64();
-    let hot_size = store.size_report()?;
-    drop(store);
-    println!(
-        "import (hot tier): {:.0} events/s; NDJSON {:.0} B/event; hot tier {:.0} B/event",
-        raws.len() as f64 / import_secs,
-        raw_bytes as f64 / raws.len().max(1) as f64,
-        hot_size.bytes_per_event()
-    );
     std::fs::copy(&hot_path, &sealed_path).context("copying the store")?;
 
     // Seal everything and compact.
@@ -123,7 +149,7 @@ pub fn run(ctx: &Context, opts: Options) -> anyhow::Result<()> {
     sealed.vacuum()?;
     let catalog = sealed.size_report()?;
     let parquet = dir_bytes(&root);
-    let n = raws.len().max(1) as f64;
+    let n = opts.events.max(1) as f64;
     println!(
         "seal + compaction: {} events into {} hourly segments, compacted into {} daily files; {:.0} events/s",
         report.events,
