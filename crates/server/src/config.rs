@@ -23,10 +23,16 @@ hook_deadline = "2500ms"                            # answer Okta within its 3 s
 [server.hooks.acme]
 secret = { env = "IDWATCH_HOOK_SECRET_ACME" }
 
+# The collector task of every org added with `idwatch org add`.
+[server.collect]
+share = 0.5             # of each rate-limit bucket (other tools share it)
+poll_interval = "20s"   # sleep after a short page
+backfill = "7d"         # where an org without a cursor starts
+page_limit = 1000
+
 [server.schedules]
-detect_poll = "250ms"   # how often detection looks for events stored by other processes
-roster = "1h"           # admin roster snapshots (audit)
-posture = "24h"         # tenant posture checks (audit)
+audit = true            # roster snapshots and posture checks ([audit] sets how often)
+audit_check = "1m"      # how often the daemon asks whether one is due
 "#;
 
 /// Where the daemon listens unless told otherwise.
@@ -65,6 +71,9 @@ pub struct ServerConfig {
     /// Event Hook settings per org (`[server.hooks.NAME]`).
     #[serde(default)]
     pub hooks: BTreeMap<String, HookConfig>,
+    /// The collector tasks.
+    #[serde(default)]
+    pub collect: CollectSettings,
     /// Periodic work.
     #[serde(default)]
     pub schedules: Schedules,
@@ -78,6 +87,7 @@ impl Default for ServerConfig {
             hook_max_body_bytes: default_max_body(),
             hook_deadline: default_deadline(),
             hooks: BTreeMap::new(),
+            collect: CollectSettings::default(),
             schedules: Schedules::default(),
         }
     }
@@ -91,25 +101,47 @@ pub struct HookConfig {
     pub secret: SecretRef,
 }
 
+/// `[server.collect]`: how the daemon's collector tasks poll.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectSettings {
+    /// Share of each rate-limit bucket idwatch may use. Default 0.5.
+    pub share: f64,
+    /// Sleep after a short page. Default 20s.
+    pub poll_interval: ConfigDuration,
+    /// Where an org without a cursor starts. Default 7d.
+    pub backfill: ConfigDuration,
+    /// Events per page of a new cursor. Default 1000.
+    pub page_limit: u32,
+}
+
+impl Default for CollectSettings {
+    fn default() -> Self {
+        CollectSettings {
+            share: 0.5,
+            poll_interval: ConfigDuration(Duration::from_secs(20)),
+            backfill: ConfigDuration(Duration::from_secs(7 * 86_400)),
+            page_limit: 1000,
+        }
+    }
+}
+
 /// `[server.schedules]`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Schedules {
-    /// How often detection checks the store for events stored by other writers (hook
-    /// deliveries in this process wake it at once). Default 250ms.
-    pub detect_poll: ConfigDuration,
-    /// Admin roster snapshots; off when absent.
-    pub roster: Option<ConfigDuration>,
-    /// Posture checks; off when absent.
-    pub posture: Option<ConfigDuration>,
+    /// Run roster snapshots and posture checks for collected orgs (their intervals are in
+    /// `[audit]`). Default true.
+    pub audit: bool,
+    /// How often the daemon asks whether an audit is due (cheap when it is not). Default 1m.
+    pub audit_check: ConfigDuration,
 }
 
 impl Default for Schedules {
     fn default() -> Self {
         Schedules {
-            detect_poll: ConfigDuration(Duration::from_millis(250)),
-            roster: None,
-            posture: None,
+            audit: true,
+            audit_check: ConfigDuration(Duration::from_secs(60)),
         }
     }
 }
@@ -167,20 +199,42 @@ impl ServerConfig {
                 ));
             }
         }
-        let s = &self.schedules;
-        if s.detect_poll.0 < Duration::from_millis(10) {
+        if self.schedules.audit_check.0 < Duration::from_secs(1) {
             return Err(error(
-                "schedules.detect_poll",
-                "must be at least 10ms, e.g. detect_poll = \"250ms\"",
+                "schedules.audit_check",
+                "must be at least 1s, e.g. audit_check = \"1m\"",
             ));
         }
-        for (field, value) in [
-            ("schedules.roster", s.roster),
-            ("schedules.posture", s.posture),
-        ] {
-            if value.is_some_and(|v| v.0 < Duration::from_secs(60)) {
-                return Err(error(field, "must be at least 1m, e.g. \"1h\""));
-            }
+        let c = &self.collect;
+        if !(c.share > 0.0 && c.share <= 1.0) {
+            return Err(error(
+                "collect.share",
+                format!(
+                    "must be more than 0 and at most 1, e.g. share = 0.5; got {}",
+                    c.share
+                ),
+            ));
+        }
+        if !(1..=1000).contains(&c.page_limit) {
+            return Err(error(
+                "collect.page_limit",
+                format!(
+                    "must be 1 to 1000, e.g. page_limit = 1000; got {}",
+                    c.page_limit
+                ),
+            ));
+        }
+        if c.poll_interval.0 < Duration::from_millis(50) {
+            return Err(error(
+                "collect.poll_interval",
+                "must be at least 50ms, e.g. poll_interval = \"20s\"",
+            ));
+        }
+        if c.backfill.0 > Duration::from_secs(180 * 86_400) {
+            return Err(error(
+                "collect.backfill",
+                "must be at most 180d (Okta keeps 90 days), e.g. backfill = \"7d\"",
+            ));
         }
         Ok(())
     }
@@ -241,7 +295,8 @@ mod tests {
             config.hooks["acme"].secret,
             SecretRef::Env("IDWATCH_HOOK_SECRET_ACME".into())
         );
-        assert_eq!(config.schedules.roster.map(|d| d.0.as_secs()), Some(3600));
+        assert_eq!(config.collect.backfill.0.as_secs(), 7 * 86_400);
+        assert!(config.schedules.audit);
         assert_eq!(config.hook_deadline.0, Duration::from_millis(2500));
     }
 

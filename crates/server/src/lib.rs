@@ -10,15 +10,18 @@
 //! - [`metrics`]: `/metrics` (Prometheus text), bearer-token guarded.
 //! - [`app`]: the router (`/hooks/okta/{org}`, `/metrics`, `/healthz`) and `serve`.
 //! - [`tasks`]: which daemon tasks run.
+//! - [`daemon`]: the [`Daemon`] behind `idwatch serve`.
 
 pub mod app;
 pub mod config;
+pub mod daemon;
 pub mod envelope;
 pub mod hooks;
 pub mod metrics;
 pub mod tasks;
 
 pub use config::{ServerConfig, ServerConfigError};
+pub use daemon::{Daemon, DaemonError, DaemonOrgs, DaemonReport, DaemonSettings};
 pub use hooks::{HookOptions, HookReceiver};
 pub use metrics::Metrics;
 pub use tasks::TaskBoard;

@@ -146,3 +146,114 @@ pub fn default_options(dir: &std::path::Path) -> HookOptions {
         ..HookOptions::default()
     }
 }
+
+/// A webhook receiver on loopback recording each request's idempotency key and alert id. While
+/// `down` is set it answers 503 (and records nothing), like a sink in an outage.
+pub struct Capture {
+    pub port: u16,
+    pub seen: Arc<std::sync::Mutex<Vec<(String, i64)>>>,
+    pub down: Arc<std::sync::atomic::AtomicBool>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Capture {
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hook", self.port)
+    }
+
+    pub fn keys(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut keys = std::collections::BTreeMap::new();
+        for (key, _) in self.seen.lock().expect("lock").iter() {
+            *keys.entry(key.clone()).or_default() += 1;
+        }
+        keys
+    }
+
+    pub fn requests(&self) -> usize {
+        self.seen.lock().expect("lock").len()
+    }
+}
+
+pub async fn capture() -> Capture {
+    use axum::http::{HeaderMap, StatusCode};
+    let seen: Arc<std::sync::Mutex<Vec<(String, i64)>>> = Arc::default();
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (state, is_down) = (Arc::clone(&seen), Arc::clone(&down));
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let (state, is_down) = (Arc::clone(&state), Arc::clone(&is_down));
+            async move {
+                if is_down.load(std::sync::atomic::Ordering::SeqCst) {
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
+                let key = headers
+                    .get("idempotency-key")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let id = serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v["alert"]["id"].as_i64())
+                    .unwrap_or(-1);
+                state.lock().expect("lock").push((key, id));
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Capture {
+        port,
+        seen,
+        down,
+        _shutdown: tx,
+    }
+}
+
+/// An event that the test rule (`RULE`) fires on: an MFA reset by actor `n`.
+pub fn firing_event(n: usize, uuid_seed: u64) -> String {
+    format!(
+        r#"{{"uuid":"{:08x}-0000-4000-8000-{:012x}","published":"2026-03-02T09:{:02}:{:02}.000Z","eventType":"user.mfa.factor.reset_all","version":"0","severity":"INFO","displayMessage":"Reset all factors for user","actor":{{"id":"00u{n:06}","type":"User","alternateId":"admin{n}@example.com","displayName":"Admin {n}"}},"client":{{"ipAddress":"198.51.100.{}"}},"outcome":{{"result":"SUCCESS"}},"target":[{{"id":"00uT{n:06}","type":"User","alternateId":"user{n}@example.com"}}]}}"#,
+        uuid_seed,
+        n,
+        (n / 60) % 60,
+        n % 60,
+        n % 250 + 1
+    )
+}
+
+/// A Sigma rule on `user.mfa.factor.reset_all` (single event: one alert per actor).
+pub const RULE: &str = r#"title: Test MFA reset
+id: 5f0c1d9e-7a40-4d8e-9a0b-2c6a1e7f0a11
+status: test
+logsource:
+    product: okta
+    service: okta
+detection:
+    selection:
+        eventType: user.mfa.factor.reset_all
+    condition: selection
+level: high
+"#;
+
+pub async fn wait_until(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
