@@ -1,6 +1,6 @@
 //! Helpers: a simulator, an SSWS client for it, a store, and the stored uuid set.
 
-use collect::{ClientConfig, Credentials, OktaClient, PollerConfig, RateConfig, Secret};
+pub use collect::{ClientConfig, Credentials, OktaClient, PollerConfig, RateConfig, Secret};
 use sim::api::{SimConfig, SimServer};
 use std::collections::HashSet;
 use std::path::Path;
@@ -76,5 +76,27 @@ pub fn assert_exactly(stored: &[String], expected: &[String]) {
         stored_set.difference(&expected_set).count(),
         stored.len(),
         expected.len()
+    );
+}
+
+/// Asserts `stored` has no duplicates, holds every event of `lower` and nothing outside
+/// `upper` (for a live org that keeps publishing while the test reads it).
+pub fn assert_between(stored: &[String], lower: &[String], upper: &[String]) {
+    let stored_set: HashSet<&String> = stored.iter().collect();
+    assert_eq!(stored_set.len(), stored.len(), "duplicates stored");
+    let lost: Vec<_> = lower.iter().filter(|u| !stored_set.contains(u)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} lost, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
+    let upper_set: HashSet<&String> = upper.iter().collect();
+    let extra: Vec<_> = stored.iter().filter(|u| !upper_set.contains(u)).collect();
+    assert!(
+        extra.is_empty(),
+        "{} not in the org, e.g. {:?}",
+        extra.len(),
+        &extra[..extra.len().min(5)]
     );
 }

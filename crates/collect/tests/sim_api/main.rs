@@ -3,4 +3,6 @@
 //! stored with the org's own event set (`SimServer::event_uuids`) and request accounting.
 
 mod common;
+mod multi;
 mod poll;
+mod rate;
