@@ -331,7 +331,7 @@ fn allows_one_factor(rule: &Value) -> bool {
     mode != Some("2FA")
 }
 
-fn admin_console_policy<'a>(input: &'a PostureInput) -> Option<&'a PolicyWithRules> {
+fn admin_console_policy(input: &PostureInput) -> Option<&PolicyWithRules> {
     let access = input.access.as_ref().ok()?;
     // By the Admin Console app's policy link, else by name.
     let linked = input.apps.as_ref().ok().and_then(|apps| {

@@ -249,7 +249,7 @@ pub enum SnapshotOutcome {
         /// It, and its diff.
         recorded: Box<RecordedRoster>,
         /// The alert to raise, when the roster changed.
-        alert: Option<NewAlert>,
+        alert: Option<Box<NewAlert>>,
     },
 }
 
@@ -284,7 +284,8 @@ pub async fn snapshot_if_due<S: DirectorySource>(
     let alert = recorded
         .diff
         .as_ref()
-        .and_then(|d| roster_alert(org, org_name, d));
+        .and_then(|d| roster_alert(org, org_name, d))
+        .map(Box::new);
     Ok(SnapshotOutcome::Taken {
         recorded: Box::new(recorded),
         alert,
@@ -409,7 +410,7 @@ pub enum PostureOutcome {
         /// The archived report and its regressions.
         recorded: Box<RecordedPosture>,
         /// The alert to raise, when a check got worse.
-        alert: Option<NewAlert>,
+        alert: Option<Box<NewAlert>>,
     },
 }
 
@@ -440,7 +441,7 @@ pub async fn posture_if_due<S: DirectorySource>(
     let input = read_posture(source, roster).await;
     let report = evaluate(&input, &schedule.posture, now);
     let recorded = record_posture(store, org, report, &source.base_url())?;
-    let alert = posture_alert(org, org_name, &recorded);
+    let alert = posture_alert(org, org_name, &recorded).map(Box::new);
     Ok(PostureOutcome::Checked {
         recorded: Box::new(recorded),
         alert,
