@@ -22,8 +22,9 @@ use rand_chacha::ChaCha8Rng;
 /// it holds. The generator holds events back by this much before releasing them in order.
 pub(super) const LOOKBEHIND: Duration = Duration::hours(15);
 
-/// Chance that an ordinary user locks themselves out on a given day.
-const LOCKOUT_PER_USER_DAY: f64 = 0.0006;
+/// Chance that an ordinary user locks themselves out on a given day: rare, since every lockout
+/// is an alert in most rule packs.
+const LOCKOUT_PER_USER_DAY: f64 = 0.00002;
 
 /// The state of one day being generated.
 pub(super) struct Day<'o, 'w> {
@@ -109,7 +110,15 @@ impl Day<'_, '_> {
         if !user.is_active_on(self.date) {
             return;
         }
-        let offset = user.home.utc_offset();
+        let trip = super::org::trip_day(org, index, self.date);
+        let offset = match trip {
+            super::org::TripDay::Home => user.home.utc_offset(),
+            // On the plane: no sign-ins at all.
+            super::org::TripDay::Travelling => return,
+            // At the destination, in its time zone.
+            super::org::TripDay::Away(region) => catalog::REGIONS[region].place.utc_offset(),
+        };
+        let away = trip != super::org::TripDay::Home;
         let weekend = is_weekend(self.date);
         let mut minutes: Vec<u32> = Vec::with_capacity(3);
         if weekend {
@@ -141,14 +150,14 @@ impl Day<'_, '_> {
                 },
             );
         }
-        if !weekend && !minutes.is_empty() && self.rng.random_bool(0.2) {
+        if !away && !weekend && !minutes.is_empty() && self.rng.random_bool(0.2) {
             if let Some(office365) = org.app_by_key("office365") {
                 let minute = user.workday_start_minute + self.rng.random_range(0..8 * 60);
                 let at = local_time(self.date, offset, minute) + self.pause(0, 60_000);
                 self.rich_client_sign_in(user, office365, at);
             }
         }
-        if user.admin_role.is_none() && self.rng.random_bool(LOCKOUT_PER_USER_DAY) {
+        if !away && user.admin_role.is_none() && self.rng.random_bool(LOCKOUT_PER_USER_DAY) {
             let minute = user.workday_start_minute + self.rng.random_range(0..6 * 60);
             let at = local_time(self.date, offset, minute) + self.pause(0, 60_000);
             self.lockout(index, at);

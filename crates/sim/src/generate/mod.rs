@@ -26,9 +26,9 @@ mod tests;
 
 pub use event::{Client, EventSpec, EventWriter};
 pub use org::{
-    Admin, AdminRole, Agent, App, AuthorizationServer, Device, Factor, Group, GroupKind, Isp,
-    NetworkZone, Office, Org, OrgConfig, Place, Policy, PolicyRule, ServiceClient, SignOnMode,
-    User,
+    trip_day, Admin, AdminRole, Agent, App, AuthorizationServer, Device, Factor, Group, GroupKind,
+    Isp, NetworkZone, Office, Org, OrgConfig, Place, Policy, PolicyRule, ServiceClient, SignOnMode,
+    TripDay, User,
 };
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};

@@ -281,6 +281,10 @@ pub struct User {
     pub device_fingerprint: String,
     /// `debugData.dtHash`: hash of the laptop browser's device token.
     pub device_token_hash: String,
+    /// `debugData.deviceFingerprint` of the phone browser.
+    pub phone_fingerprint: String,
+    /// `debugData.dtHash` of the phone browser (its own device token).
+    pub phone_token_hash: String,
     /// The second factor the user signs in with.
     pub factor: Factor,
     /// Id of the password authenticator enrollment (`lae…`).
@@ -637,6 +641,10 @@ impl Org {
         let mut extra = ChaCha8Rng::seed_from_u64(config.seed);
         extra.set_stream(1 << 40);
         let authentication_policies = authentication_policies(&mut extra);
+        for user in &mut users {
+            user.phone_fingerprint = ids::hex(&mut extra, 32);
+            user.phone_token_hash = ids::hex(&mut extra, 64);
+        }
 
         Org {
             config: config.clone(),
@@ -702,6 +710,61 @@ fn authentication_policies(rng: &mut ChaCha8Rng) -> Vec<Policy> {
         ),
         policy("Default Policy", &["Catch-all Rule"]),
     ]
+}
+
+/// Where a user is on a local date with respect to business trips.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TripDay {
+    /// At home (or the office).
+    Home,
+    /// Flying out (the Sunday before and the Monday of a trip week) or back (its Friday): no
+    /// sign-ins, so no sign-in is ever an impossible journey away from the previous one.
+    Travelling,
+    /// Tuesday to Thursday of a trip week, in this region (index into the catalog's regions).
+    Away(usize),
+}
+
+/// About one week in 80 an ordinary user who joined before the start is on a business trip
+/// (decided by a hash of the seed, the user and the ISO week, so every day agrees).
+pub fn trip_day(org: &Org, user_index: usize, date: NaiveDate) -> TripDay {
+    let Some(user) = org.users.get(user_index) else {
+        return TripDay::Home;
+    };
+    if user.admin_role.is_some() || user.created > org.config.start {
+        return TripDay::Home;
+    }
+    let destination = |week_date: NaiveDate| -> Option<usize> {
+        let week = week_date.iso_week();
+        let mut h = org.config.seed ^ 0x9e37_79b9_7f4a_7c15;
+        for part in [
+            user_index as u64,
+            u64::from(week.week()),
+            week.year() as u64,
+        ] {
+            h ^= part;
+            h = h.wrapping_mul(0x0100_0000_01b3).rotate_left(29);
+        }
+        h ^= h >> 31;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        if !h.is_multiple_of(80) {
+            return None;
+        }
+        let region = ((h >> 20) % catalog::REGIONS.len() as u64) as usize;
+        (region != user.region).then_some(region)
+    };
+    match date.weekday() {
+        Weekday::Sun => match destination(date + Duration::days(1)) {
+            Some(_) => TripDay::Travelling,
+            None => TripDay::Home,
+        },
+        Weekday::Sat => TripDay::Home,
+        Weekday::Mon | Weekday::Fri => match destination(date) {
+            Some(_) => TripDay::Travelling,
+            None => TripDay::Home,
+        },
+        _ => destination(date).map_or(TripDay::Home, TripDay::Away),
+    }
 }
 
 /// Roles of the first users: one super admin, two org admins, and help desk admins (one per 150
@@ -874,6 +937,9 @@ fn build_user(
         device,
         device_fingerprint: ids::hex(rng, 32),
         device_token_hash: ids::hex(rng, 64),
+        // Filled from the org's second stream (see `Org::build`).
+        phone_fingerprint: String::new(),
+        phone_token_hash: String::new(),
         factor,
         password_enrollment_id: ids::okta_id(rng, "lae"),
         factor_enrollment_id: ids::okta_id(rng, enrollment_prefix),

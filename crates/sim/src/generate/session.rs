@@ -120,7 +120,7 @@ impl<'o> Session<'o> {
 
 impl<'o> Day<'o, '_> {
     /// Where this session comes from: home, the office, the phone, another network in town, or
-    /// (rarely) a trip.
+    /// the hotel during a business trip ([`super::org::trip_day`]).
     fn open_session(&mut self, user_index: usize, at: DateTime<Utc>) -> Session<'o> {
         let org = self.org;
         let user = &org.users[user_index];
@@ -130,7 +130,26 @@ impl<'o> Day<'o, '_> {
         );
         let roll: f64 = self.rng.random();
         let region = &catalog::REGIONS[user.region];
+        let trip_region = match super::org::trip_day(org, user_index, self.date) {
+            super::org::TripDay::Away(away) => Some(away),
+            _ => None,
+        };
         let (client, signals, on_phone) = match user.office {
+            _ if trip_region.is_some() => {
+                let away_index = trip_region.unwrap_or(user.region);
+                let away = &catalog::REGIONS[away_index];
+                let isp = &away.home_isps[self.rng.random_range(0..away.home_isps.len())];
+                let ip = super::org::random_ip(&mut self.rng, isp);
+                let client = Client::new(&ip, &away.place, &isp.isp, &user.computer, None, false);
+                let signals = if away_index == user.region {
+                    &NEW_IP
+                } else if away.place.country == user.home.country {
+                    &TRAVEL_DOMESTIC
+                } else {
+                    &TRAVEL_ABROAD
+                };
+                (client, signals, false)
+            }
             Some(office_index) if weekday && roll < 0.55 => {
                 let office = &org.offices[office_index];
                 let ip = &office.egress_ips[self.rng.random_range(0..office.egress_ips.len())];
@@ -150,21 +169,6 @@ impl<'o> Day<'o, '_> {
                 let ip = super::org::random_ip(&mut self.rng, isp);
                 let client = Client::new(&ip, &user.home, &isp.isp, &user.computer, None, false);
                 (client, &NEW_IP, false)
-            }
-            _ if roll > 0.895 => {
-                let away_index = weighted(&mut self.rng, catalog::REGIONS, |r| r.weight);
-                let away = &catalog::REGIONS[away_index];
-                let isp = &away.home_isps[self.rng.random_range(0..away.home_isps.len())];
-                let ip = super::org::random_ip(&mut self.rng, isp);
-                let client = Client::new(&ip, &away.place, &isp.isp, &user.computer, None, false);
-                let signals = if away_index == user.region {
-                    &NEW_IP
-                } else if away.place.country == user.home.country {
-                    &TRAVEL_DOMESTIC
-                } else {
-                    &TRAVEL_ABROAD
-                };
-                (client, signals, false)
             }
             _ => {
                 let client = Client::new(
@@ -186,8 +190,16 @@ impl<'o> Day<'o, '_> {
             id: ids::session_id(&mut self.rng),
             signals,
             device: if on_phone { None } else { user.device.as_ref() },
-            fingerprint: &user.device_fingerprint,
-            device_token_hash: &user.device_token_hash,
+            fingerprint: if on_phone {
+                &user.phone_fingerprint
+            } else {
+                &user.device_fingerprint
+            },
+            device_token_hash: if on_phone {
+                &user.phone_token_hash
+            } else {
+                &user.device_token_hash
+            },
             authn_request_id,
             at,
         }
@@ -756,7 +768,13 @@ impl<'o> Day<'o, '_> {
             return;
         };
         let subject = &org.users[subject_index];
+        if subject.admin_role.is_some() {
+            // Admins' accounts are not routine work (and a reset of one is an alert).
+            return;
+        }
         let roll: f64 = self.rng.random();
+        // Factor resets and sign-on policy edits are rare: each is an alert in most rule packs,
+        // and a quiet background is what detections are measured against.
         match (role, roll) {
             (AdminRole::HelpDeskAdmin, r) if r < 0.35 => {
                 let uri = format!("/api/v1/users/{}/lifecycle/reset_password", subject.id);
@@ -769,7 +787,7 @@ impl<'o> Day<'o, '_> {
                     &[Target::user(subject)],
                 );
             }
-            (AdminRole::HelpDeskAdmin, r) if r < 0.45 => {
+            (AdminRole::HelpDeskAdmin, r) if r < 0.351 => {
                 let uri = format!("/api/v1/users/{}/lifecycle/reset_factors", subject.id);
                 self.admin_event(
                     s,
@@ -780,7 +798,7 @@ impl<'o> Day<'o, '_> {
                     &[Target::user(subject)],
                 );
             }
-            (AdminRole::SuperAdmin, r) if r < 0.06 => {
+            (AdminRole::SuperAdmin, r) if r < 0.005 => {
                 let policy = &org.sign_on_policy;
                 let detail = [("policyType", policy.policy_type.as_str())];
                 if let Some(rule) = policy.rules.first() {
