@@ -33,6 +33,7 @@ struct OktaBody {
     #[serde(default)]
     error_causes: Vec<OktaCause>,
     error: Option<String>,
+    #[serde(rename = "error_description")]
     error_description: Option<String>,
 }
 
@@ -205,6 +206,10 @@ mod tests {
             None,
         );
         assert!(e.is("use_dpop_nonce"));
+        assert_eq!(
+            e.summary,
+            "Authorization server requires nonce in DPoP proof."
+        );
         let e = OktaError::from_body(502, "<html>Bad gateway</html>", None);
         assert_eq!(e.code, None);
         assert_eq!(e.summary, "<html>Bad gateway</html>");

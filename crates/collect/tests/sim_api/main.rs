@@ -4,5 +4,6 @@
 
 mod common;
 mod multi;
+mod oauth;
 mod poll;
 mod rate;
