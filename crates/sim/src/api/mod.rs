@@ -25,6 +25,7 @@ pub use limits::{Accounting, RequestRecord};
 pub use oauth::OAuthClient;
 
 use crate::directory::Posture;
+use crate::hooks::{HookConfig, HookStatus};
 use crate::scenario::GroundTruth;
 use crate::world::{World, WorldConfig, WorldError};
 use axum::body::Body;
@@ -88,6 +89,8 @@ pub struct SimConfig {
     pub latency: Duration,
     /// OAuth 2.0 service apps that may get Okta-scoped tokens from `/oauth2/v1/token`.
     pub oauth_clients: Vec<OAuthClient>,
+    /// An event hook endpoint to verify and deliver events to (see [`crate::hooks`]).
+    pub hook: Option<HookConfig>,
 }
 
 impl Default for SimConfig {
@@ -110,6 +113,7 @@ impl Default for SimConfig {
             posture: Posture::Hardened,
             latency: Duration::ZERO,
             oauth_clients: Vec::new(),
+            hook: None,
         }
     }
 }
@@ -193,6 +197,22 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     /// The world, advanced to the current time.
+    pub(crate) fn anchor(&self) -> DateTime<Utc> {
+        self.clock.anchor
+    }
+
+    /// The clock's time as Okta writes timestamps.
+    pub(crate) fn now_text(&self) -> String {
+        self.clock
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    }
+
+    /// The org's Okta host name.
+    pub(crate) fn okta_domain(&self) -> String {
+        lock(&self.world).org().config.okta_domain.clone()
+    }
+
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
         let mut world = lock(&self.world);
         world.advance(self.clock.now());
@@ -209,6 +229,7 @@ impl Shared {
 /// A running simulator.
 pub struct SimServer {
     shared: Arc<Shared>,
+    hook: Option<(Arc<Mutex<HookStatus>>, JoinHandle<()>)>,
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
@@ -271,8 +292,14 @@ impl SimServer {
                 tracing::warn!(%err, "simulator server stopped");
             }
         });
+        let hook = shared.config.hook.clone().map(|config| {
+            let status = Arc::new(Mutex::new(HookStatus::default()));
+            let task = tokio::spawn(crate::hooks::run(shared.clone(), config, status.clone()));
+            (status, task)
+        });
         Ok(SimServer {
             shared,
+            hook,
             addr,
             stop: Some(stop),
             task,
@@ -343,8 +370,16 @@ impl SimServer {
         lock(&self.shared.accounting).clone()
     }
 
+    /// What the event hook emitter has done (`None` without a hook).
+    pub fn hook_status(&self) -> Option<HookStatus> {
+        self.hook.as_ref().map(|(status, _)| lock(status).clone())
+    }
+
     /// Stops serving and waits for the server task to end.
     pub async fn shutdown(mut self) {
+        if let Some((_, task)) = self.hook.take() {
+            task.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -354,6 +389,9 @@ impl SimServer {
 
 impl Drop for SimServer {
     fn drop(&mut self) {
+        if let Some((_, task)) = self.hook.take() {
+            task.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
