@@ -352,7 +352,7 @@ pub(crate) fn parse_block(value: &yaml_serde::Value) -> Result<ExtSpec, String> 
     }
     if let Some(g) = raw.geo_velocity {
         check_fields("geo_velocity.by", &g.by)?;
-        if !(g.max_kmh > 0.0) {
+        if g.max_kmh.is_nan() || g.max_kmh <= 0.0 {
             return Err(format!(
                 "{ATTRIBUTE}: geo_velocity.max_kmh must be above zero"
             ));
