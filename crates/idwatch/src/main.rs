@@ -70,6 +70,9 @@ enum Command {
     Collect(commands::collect::Args),
     /// Per org: cursor age, lag, events/min, 429s, duplicates dropped, last error.
     Status(commands::status::Args),
+    /// Streaming detection: its position, backlog and allowlist counts; a one-shot run.
+    #[command(subcommand)]
+    Detect(commands::detect::Command),
 }
 
 fn main() -> ExitCode {
@@ -104,6 +107,7 @@ fn main() -> ExitCode {
                 Command::Org(command) => commands::org::run(&ctx, command),
                 Command::Collect(args) => commands::collect::run(&ctx, args),
                 Command::Status(args) => commands::status::run(&ctx, args),
+                Command::Detect(command) => commands::detect::run(&ctx, command),
             }
         });
     exit::code_for(result)

@@ -445,12 +445,16 @@ fn print_table(
         for a in &matching {
             rules.insert((a.level, a.title.clone()), ());
         }
-        let rules_text = rules
+        let mut rules_text = rules
             .keys()
             .rev()
+            .take(3)
             .map(|(l, t)| format!("{t} ({l})"))
             .collect::<Vec<_>>()
             .join("; ");
+        if rules.len() > 3 {
+            rules_text.push_str(&format!("; +{} more", rules.len() - 3));
+        }
         let verdict = if high {
             detected += 1;
             "yes"

@@ -9,6 +9,7 @@ pub mod bench_archive;
 pub mod bench_sigma;
 pub mod collect;
 pub mod demo;
+pub mod detect;
 pub mod export;
 pub mod gen;
 pub mod hunt;
