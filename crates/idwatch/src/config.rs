@@ -29,6 +29,9 @@ pub struct Config {
     /// `[audit]`: roster and posture schedule, posture limits and expected IdPs.
     #[serde(default)]
     pub audit: audit::AuditSchedule,
+    /// `[server]`: the daemon's listen address, metrics token, Event Hook secrets, schedules.
+    #[serde(default)]
+    pub server: server::ServerConfig,
 }
 
 /// `[sigma]`: where rules come from and what they need.

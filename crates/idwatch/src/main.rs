@@ -70,6 +70,8 @@ enum Command {
     Collect(commands::collect::Args),
     /// Per org: cursor age, lag, events/min, 429s, duplicates dropped, last error.
     Status(commands::status::Args),
+    /// Run the daemon: collection, Event Hooks, detection, alert delivery, /metrics.
+    Serve(commands::serve::Args),
     /// Streaming detection: its position, backlog and allowlist counts; a one-shot run.
     #[command(subcommand)]
     Detect(commands::detect::Command),
@@ -110,5 +112,6 @@ fn main() -> ExitCode {
                 Command::Detect(command) => commands::detect::run(&ctx, command),
             }
         });
+                Command::Serve(args) => commands::serve::run(&ctx, args),
     exit::code_for(result)
 }
