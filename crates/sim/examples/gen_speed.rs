@@ -1,29 +1,67 @@
-//! Measures the generator's single-threaded speed: builds the default org (500 users), generates
-//! 1,000,000 events and prints events per second and bytes per event.
+//! Measures the generator's single-threaded speed against a baseline in the same run: builds
+//! the default org (500 users), generates EVENTS events (default 1,000,000) and writes them as
+//! NDJSON to a buffered sink (what `idwatch sim generate` does, minus the disk), then serialises
+//! the same events with plain `serde_json` (`serde_json::to_writer` of each event parsed to a
+//! `Value`; the first 100,000 events, so memory stays small) and prints both rates and their ratio.
 //! Run: `cargo run --release -p sim --example gen_speed [-- EVENTS]`.
 
 use sim::generate::{Generator, OrgConfig};
+use std::io::{BufWriter, Write};
 use std::time::Instant;
 
-fn main() {
+fn main() -> std::io::Result<()> {
     let events: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let config = OrgConfig::default();
+
     let started = Instant::now();
+    let mut out = BufWriter::with_capacity(1 << 20, std::io::sink());
     let mut bytes = 0usize;
     let mut last = None;
+    let mut kept = Vec::new();
     for event in Generator::from_config(&config).take(events) {
-        bytes += event.json.len();
+        out.write_all(event.json.as_bytes())?;
+        out.write_all(b"\n")?;
+        bytes += event.json.len() + 1;
         last = Some(event.published);
+        if kept.len() < 100_000 {
+            kept.push(event.json);
+        }
     }
-    let seconds = started.elapsed().as_secs_f64();
+    out.flush()?;
+    let generate_seconds = started.elapsed().as_secs_f64();
+    let generated_rate = events as f64 / generate_seconds;
+
+    // Baseline: the same events as serde_json values, serialised by serde_json (not timed: parsing).
+    let values: Vec<serde_json::Value> = kept
+        .iter()
+        .map(|json| serde_json::from_str(json))
+        .collect::<Result<_, _>>()?;
+    let started = Instant::now();
+    let mut out = BufWriter::with_capacity(1 << 20, std::io::sink());
+    for value in &values {
+        serde_json::to_writer(&mut out, value)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    let serde_seconds = started.elapsed().as_secs_f64();
+    let serde_rate = values.len() as f64 / serde_seconds;
+
     println!(
-        "{events} events in {seconds:.2} s: {:.0} events/s, {:.0} bytes/event, {:.0} MB/s; last published {}",
-        events as f64 / seconds,
+        "generator: {events} events in {generate_seconds:.2} s = {generated_rate:.0} events/s ({:.0} bytes/event, {:.0} MB/s; last published {})",
         bytes as f64 / events.max(1) as f64,
-        bytes as f64 / seconds / 1e6,
+        bytes as f64 / generate_seconds / 1e6,
         last.map(|t| t.to_rfc3339()).unwrap_or_default()
     );
+    println!(
+        "serde_json::to_writer of the first {} events as Values: {serde_rate:.0} events/s",
+        values.len()
+    );
+    println!(
+        "ratio generator / serde_json serialisation: {:.2}",
+        generated_rate / serde_rate
+    );
+    Ok(())
 }
