@@ -47,6 +47,15 @@ pub struct Args {
     /// `detect`: how long the stream runs, in seconds.
     #[arg(long, default_value_t = 30)]
     seconds: u64,
+    /// `collect`: the simulator's /api/v1/logs limit, requests per minute.
+    #[arg(long, default_value_t = 120)]
+    rate_limit: u32,
+    /// `collect`: whole 60 s windows to measure.
+    #[arg(long, default_value_t = 2)]
+    windows: u32,
+    /// `collect`: share of the bucket the collector may use.
+    #[arg(long, default_value_t = 1.0)]
+    share: f64,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -59,9 +68,24 @@ enum Target {
     Archive,
     /// Alert latency, event stored → webhook received, under a steady event stream.
     Detect,
+    /// Backfill events/s against the simulator, as a ratio of the rate-limit bound.
+    Collect,
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    if let Target::Collect = args.target {
+        return super::bench_collect::run(
+            ctx,
+            super::bench_collect::Options {
+                rate_limit: args.rate_limit,
+                windows: args.windows,
+                share: args.share,
+                users: args.users,
+                seed: args.seed,
+                dir: args.dir,
+            },
+        );
+    }
     if let Target::Detect = args.target {
         return super::bench_detect::run(
             ctx,
