@@ -7,7 +7,7 @@
 
 use crate::schema::{col, ASN_ATTR, STRING_PIVOTS};
 use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
-use okta::filter::{Comparison, Expr, Filter};
+use okta::filter::{Comparison, Expr, Filter, Literal, Op};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -57,6 +57,17 @@ enum Node {
     Unknown,
 }
 
+/// A comparison decided directly on ASCII text, with the evaluator's semantics (`eq ne sw co
+/// ew` fold case; a string literal against a string value compares the folded texts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fast {
+    Eq,
+    Ne,
+    Sw,
+    Co,
+    Ew,
+}
+
 /// Memoised results of one comparison: by the pivot's value.
 #[derive(Debug, Clone)]
 struct Leaf {
@@ -65,6 +76,8 @@ struct Leaf {
     attr: String,
     filter: Filter,
     memo: HashMap<String, bool>,
+    /// The fast path and the literal lowercased (ASCII only).
+    fast: Option<(Fast, String)>,
 }
 
 /// Most distinct values remembered per comparison (session ids are nearly unique).
@@ -72,6 +85,22 @@ const MEMO_LIMIT: usize = 65_536;
 
 impl Leaf {
     fn decide_str(&mut self, value: &str) -> bool {
+        if let Some((op, lower)) = &self.fast {
+            if value.is_ascii() {
+                let (t, l) = (value.as_bytes(), lower.as_bytes());
+                return match op {
+                    Fast::Eq => t.eq_ignore_ascii_case(l),
+                    Fast::Ne => !t.eq_ignore_ascii_case(l),
+                    Fast::Sw => t.len() >= l.len() && t[..l.len()].eq_ignore_ascii_case(l),
+                    Fast::Ew => {
+                        t.len() >= l.len() && t[t.len() - l.len()..].eq_ignore_ascii_case(l)
+                    }
+                    Fast::Co => {
+                        l.is_empty() || t.windows(l.len()).any(|w| w.eq_ignore_ascii_case(l))
+                    }
+                };
+            }
+        }
         if let Some(hit) = self.memo.get(value) {
             return *hit;
         }
@@ -192,11 +221,26 @@ fn compile_node(expr: &Expr, leaves: &mut Vec<Leaf>) -> Node {
         Expr::Not(inner) => Node::Not(Box::new(compile_node(inner, leaves))),
         Expr::Compare(c) => match column_of(&c.attr) {
             Some(column) => {
+                let fast = match (&c.value, c.op) {
+                    (Some(Literal::String(text)), op) if text.is_ascii() && column != col::ASN => {
+                        let fast = match op {
+                            Op::Eq => Some(Fast::Eq),
+                            Op::Ne => Some(Fast::Ne),
+                            Op::Sw => Some(Fast::Sw),
+                            Op::Co => Some(Fast::Co),
+                            Op::Ew => Some(Fast::Ew),
+                            _ => None,
+                        };
+                        fast.map(|f| (f, text.to_ascii_lowercase()))
+                    }
+                    _ => None,
+                };
                 leaves.push(Leaf {
                     column,
                     attr: c.attr.clone(),
                     filter: Filter::from_expr(Expr::Compare(Comparison::clone(c))),
                     memo: HashMap::new(),
+                    fast,
                 });
                 Node::Leaf(leaves.len() - 1)
             }
@@ -235,6 +279,23 @@ mod tests {
     fn one_field_documents_nest_the_path() {
         let doc = one_field_doc("actor.alternateId", Value::from("a@b"));
         assert_eq!(doc["actor"]["alternateId"], "a@b");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_path_agrees_with_the_evaluator(
+            value in "[a-zA-Z0-9 ._@-]{0,12}",
+            literal in "[a-zA-Z0-9 ._@-]{0,4}",
+            op in proptest::sample::select(vec!["eq", "ne", "sw", "co", "ew"]),
+        ) {
+            let text = format!("actor.alternateId {op} {}", serde_json::Value::from(literal.clone()));
+            let filter = Filter::parse(&text).expect("parses");
+            let mut predicate = PivotPredicate::compile(filter.expr()).expect("a pivot");
+            proptest::prop_assert!(predicate.leaves[0].fast.is_some());
+            let fast = predicate.leaves[0].decide_str(&value);
+            let doc = one_field_doc("actor.alternateId", Value::String(value.clone()));
+            proptest::prop_assert_eq!(fast, filter.matches_value(&doc), "{} on {:?}", text, value);
+        }
     }
 
     #[test]

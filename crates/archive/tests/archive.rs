@@ -695,3 +695,30 @@ fn export_round_trips_both_formats() {
     }
     assert_eq!(n, expected);
 }
+
+#[test]
+fn events_the_detector_has_not_evaluated_stay_hot() {
+    let f = fixture(1000);
+    let conn = rusqlite::Connection::open(&f.db).expect("sqlite");
+    conn.execute(
+        "INSERT INTO detect_positions (org, position, state, state_format, events, alerts, updated_at)
+         VALUES (?1, 300, x'', 1, 300, 0, 0)",
+        [f.org.0],
+    )
+    .expect("position");
+    drop(conn);
+    let report = seal(&f, i64::MAX);
+    assert!(
+        report.events > 0 && report.events <= 300,
+        "sealed {}",
+        report.events
+    );
+    let store = Store::open_read_only(&f.db).expect("open");
+    let hot = store.read_after(f.org, 0, 10_000).expect("hot");
+    assert!(
+        hot.iter().all(|e| e.seq > 256),
+        "only whole blocks up to the position are sealed"
+    );
+    assert!(hot.iter().any(|e| e.seq == 1000));
+    assert_eq!(hot.len() as u64 + report.events, 1000);
+}

@@ -522,7 +522,9 @@ impl Store {
     }
 
     /// Up to `limit_events` (at least one block) of `org`'s oldest hot blocks whose every event
-    /// was published before `cutoff` (µs), decoded, with each event's ingestion time.
+    /// was published before `cutoff` (µs), decoded, with each event's ingestion time. Blocks the
+    /// streaming detector has not evaluated yet (past its `detect_positions` position, when it
+    /// has one) stay hot: it follows the hot tier with `read_after`.
     pub fn blocks_to_seal(
         &self,
         org: OrgId,
@@ -534,7 +536,10 @@ impl Store {
             .conn
             .prepare(
                 "SELECT id, first_seq, count, data FROM blocks
-                 WHERE org = ?1 AND max_published < ?2 ORDER BY min_published, id",
+                 WHERE org = ?1 AND max_published < ?2
+                   AND first_seq + count - 1 <= coalesce(
+                       (SELECT position FROM detect_positions WHERE org = ?1), 9223372036854775807)
+                 ORDER BY min_published, id",
             )
             .context("selecting blocks to seal")?;
         let mut rows = stmt
