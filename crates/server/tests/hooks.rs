@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
-async fn the_verification_handshake_echoes_the_challenge_to_the_secret_holder_only() {
+async fn the_verification_handshake_echoes_the_challenge_and_refuses_a_wrong_secret() {
     let served = serve(default_options).await;
     let url = served.url(&format!("/hooks/okta/{ORG}"));
     let challenge = "Me_rShK8JHsTnbyYrWXCEoMGbM_zsZ6k0hLPZ_Pg";
@@ -33,6 +33,17 @@ async fn the_verification_handshake_echoes_the_challenge_to_the_secret_holder_on
         .expect("sent");
     assert_eq!(wrong.status(), 401);
     assert!(!wrong.text().await.expect("text").contains(challenge));
+
+    // Okta's docs do not promise the Authorization header on the verification GET (the
+    // simulator does not send it): answered, since it only echoes the challenge.
+    let no_secret = served
+        .client
+        .get(&url)
+        .header("x-okta-verification-challenge", challenge)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(no_secret.status(), 200);
 
     let no_challenge = served
         .client
@@ -63,7 +74,7 @@ async fn the_verification_handshake_echoes_the_challenge_to_the_secret_holder_on
         .expect("text")
         .contains("[server.hooks.globex]"));
     let stats = &served.receiver.stats()[ORG];
-    assert_eq!(stats.requests.get("verified"), Some(&1));
+    assert_eq!(stats.requests.get("verified"), Some(&2));
     assert_eq!(stats.requests.get("unauthorized"), Some(&1));
 }
 

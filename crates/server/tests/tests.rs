@@ -2,6 +2,7 @@
 //! on loopback, events from the real simulator.
 
 mod daemon;
+mod emitter;
 mod harness;
 mod hooks;
 mod metrics;
