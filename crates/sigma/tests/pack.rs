@@ -16,11 +16,8 @@ fn pack_dir() -> PathBuf {
 }
 
 fn pack() -> RuleSet {
-    RuleSet::compile(
-        &[RuleSource::Path(pack_dir())],
-        &CompileOptions::default(),
-    )
-    .unwrap_or_else(|e| panic!("the built-in pack does not compile:\n{e}"))
+    RuleSet::compile(&[RuleSource::Path(pack_dir())], &CompileOptions::default())
+        .unwrap_or_else(|e| panic!("the built-in pack does not compile:\n{e}"))
 }
 
 fn rule_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -42,14 +39,19 @@ fn every_rule_compiles_as_one_set_without_configuration() {
     assert!(set.rules().len() >= 40, "{} rules", set.rules().len());
     let mut ids = BTreeSet::new();
     for r in set.rules() {
-        let id = r.id.as_deref().unwrap_or_else(|| panic!("{} has no id", r.title));
+        let id =
+            r.id.as_deref()
+                .unwrap_or_else(|| panic!("{} has no id", r.title));
         assert!(
             id.len() == 36 && id.chars().filter(|&c| c == '-').count() == 4,
             "{}: id `{id}` is not a UUID",
             r.path.display()
         );
         assert!(ids.insert(id.to_string()), "duplicate id {id}");
-        let name = r.name.as_deref().unwrap_or_else(|| panic!("{} has no name", r.title));
+        let name = r
+            .name
+            .as_deref()
+            .unwrap_or_else(|| panic!("{} has no name", r.title));
         assert!(name.starts_with("okta-"), "{name}");
         assert!(r.description.is_some(), "{name} has no description");
         assert!(r.status.is_some(), "{name} has no status");
@@ -72,7 +74,9 @@ fn every_rule_file_has_tests_and_every_test_passes() {
     let mut passed = 0;
     let mut positives = BTreeSet::new();
     for tf in &test_files {
-        for outcome in run_test_file(tf, &CompileOptions::default()).unwrap_or_else(|e| panic!("{e}")) {
+        for outcome in
+            run_test_file(tf, &CompileOptions::default()).unwrap_or_else(|e| panic!("{e}"))
+        {
             if outcome.passed() {
                 passed += 1;
             } else {
@@ -90,7 +94,12 @@ fn every_rule_file_has_tests_and_every_test_passes() {
             }
         }
     }
-    assert!(failed.is_empty(), "{} failed:\n{}", failed.len(), failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{} failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
     assert!(passed >= 100, "only {passed} rule tests");
     // Every reported rule is shown firing by at least one test (signals feed others).
     let set = pack();

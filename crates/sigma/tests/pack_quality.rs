@@ -105,9 +105,7 @@ fn alert_key(m: &Match) -> (String, String) {
 
 /// Checks recall and precision; returns the benign alerts (rule title, group key, matches).
 fn judge(o: &Outcome) -> Vec<(String, String, usize)> {
-    println!(
-        "| scenario | detected (high+) | rules that fired on its malicious events (level) |"
-    );
+    println!("| scenario | detected (high+) | rules that fired on its malicious events (level) |");
     println!("|---|---|---|");
     let mut missed = Vec::new();
     for t in &o.truth {
@@ -151,7 +149,10 @@ fn judge(o: &Outcome) -> Vec<(String, String, usize)> {
     for ((_, key), (title, n)) in &benign {
         println!("  {title} {key}: {n} match(es)");
     }
-    assert!(missed.is_empty(), "scenarios without a high alert: {missed:?}");
+    assert!(
+        missed.is_empty(),
+        "scenarios without a high alert: {missed:?}"
+    );
     benign
         .into_iter()
         .map(|((_, key), (title, n))| (title, key, n))
@@ -186,5 +187,9 @@ fn million_background_events() {
     let days = var("IDWATCH_QUALITY_DAYS", 35) as u32;
     let o = run(users, days, 1_000_000);
     let benign = judge(&o);
-    assert!(benign.len() <= 10, "{} benign alerts: {benign:?}", benign.len());
+    assert!(
+        benign.len() <= 10,
+        "{} benign alerts: {benign:?}",
+        benign.len()
+    );
 }
