@@ -10,7 +10,8 @@
 //! - `okta_support`: the actor is Okta itself (`system@okta.com`, `SystemPrincipal`) or an
 //!   `@okta.com` principal;
 //! - `self_service`: the actor is the user;
-//! - `help_desk`: the actor's only admin roles (per the archived roster) are help-desk roles;
+//! - `help_desk`: the actor holds `HELP_DESK_ADMIN` (per the archived roster) and no broader
+//!   standard role (custom and read-only roles beside it do not count);
 //! - `admin`: any other actor.
 //!
 //! The recommendation per user: `force_reset` when anything was done by impersonation or Okta
@@ -250,7 +251,16 @@ impl RoleHistory {
     }
 }
 
-const HELP_DESK_ROLES: &[&str] = &["HELP_DESK_ADMIN"];
+/// Roles broader than the help desk's: an actor holding any of them is an admin.
+const BROADER_THAN_HELP_DESK: &[&str] = &[
+    "SUPER_ADMIN",
+    "ORG_ADMIN",
+    "USER_ADMIN",
+    "APP_ADMIN",
+    "GROUP_MEMBERSHIP_ADMIN",
+    "API_ACCESS_MANAGEMENT_ADMIN",
+    "MOBILE_ADMIN",
+];
 
 fn original_principal(event: &LogEvent) -> Option<String> {
     let value = event.debug_data("originalPrincipal")?;
@@ -302,7 +312,8 @@ pub fn classify(
         .zip(roles)
         .map(|(id, roster)| roster.roles_of(id))
         .unwrap_or_default();
-    if !held.is_empty() && held.iter().all(|r| HELP_DESK_ROLES.contains(r)) {
+    if held.contains("HELP_DESK_ADMIN") && !held.iter().any(|r| BROADER_THAN_HELP_DESK.contains(r))
+    {
         ActorClass::HelpDesk
     } else {
         ActorClass::Admin

@@ -289,7 +289,7 @@ const R_SUPER: &str = "Give super admin only to the few who need it (Okta: at mo
 const R_FACTORS: &str = "Deactivate SMS, voice, email (except for recovery) and security question as authenticators and enrol users in Okta Verify, FastPass or FIDO2.";
 const R_SESSIONS: &str = "Limit admin sessions to 12 hours and 15 minutes idle (Okta's admin defaults) in the session policy rules that apply to admins.";
 const R_TOKENS: &str = "Restrict every API token to a network zone (or replace it with an OAuth service app) and revoke tokens nobody owns.";
-const R_IDPS: &str = "Confirm every identity provider is yours, delete the ones you did not create, and list the expected ones in [audit] expected_idps.";
+const R_IDPS: &str = "Confirm every identity provider is yours, delete the ones you did not create, and list the expected ones in [audit.posture] expected_idps.";
 const R_THREAT: &str =
     "Set ThreatInsight to \"Log and enforce security based on threat level\" (action block).";
 

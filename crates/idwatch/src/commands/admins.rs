@@ -132,6 +132,15 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     }
 }
 
+/// Writes `text` to stdout; a closed pipe (`| head`) comes back as an error the exit code
+/// treats as success, instead of a panic.
+pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
 /// A current-thread runtime for one command's HTTP calls.
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
@@ -207,7 +216,7 @@ fn snapshot(ctx: &Context, args: SnapshotArgs) -> anyhow::Result<()> {
             "diff": recorded.diff,
             "requests": counters.requests,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        emit(&format!("{}\n", serde_json::to_string_pretty(&out)?))?;
         return Ok(());
     }
     let r = &recorded.roster;
@@ -382,7 +391,7 @@ fn change_text(kind: &ChangeKind) -> String {
 
 fn print_diff(d: &RosterDiff, format: Format) -> anyhow::Result<()> {
     if format == Format::Json || format == Format::Ndjson {
-        println!("{}", serde_json::to_string_pretty(d)?);
+        emit(&format!("{}\n", serde_json::to_string_pretty(d)?))?;
         return Ok(());
     }
     let mut out = std::io::stdout().lock();
@@ -496,7 +505,7 @@ fn history(ctx: &Context, args: HistoryArgs) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        emit(&format!("{}\n", serde_json::to_string_pretty(&out)?))?;
         return Ok(());
     }
     for (meta, grants, d) in &diffs {

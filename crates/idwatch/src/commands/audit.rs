@@ -4,6 +4,7 @@
 //! ok). Table for people, CSV for the help desk, JSON with every change for tools. Admin roles
 //! (help desk vs admin) come from the archived roster snapshots (`idwatch admins snapshot`).
 
+use crate::commands::admins::emit;
 use crate::config::Context;
 use crate::exit::Exit;
 use crate::output::{Format, TableWriter};
@@ -68,8 +69,10 @@ fn credentials(ctx: &Context, args: CredentialArgs) -> anyhow::Result<()> {
     let had_rosters = !rosters.is_empty();
     let result = audit_credentials(&store, org, Some(since), until, &RoleHistory::new(rosters))?;
     match args.format {
-        Format::Csv => print!("{}", to_csv(&result)),
-        Format::Json | Format::Ndjson => println!("{}", serde_json::to_string_pretty(&result)?),
+        Format::Csv => emit(&to_csv(&result))?,
+        Format::Json | Format::Ndjson => {
+            emit(&format!("{}\n", serde_json::to_string_pretty(&result)?))?
+        }
         Format::Table => {
             let header: Vec<String> = [
                 "user",

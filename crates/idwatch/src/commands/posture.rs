@@ -4,7 +4,7 @@
 //! the results beside the roster snapshots (the roster is read live). Exit code 1 when any
 //! check fails.
 
-use crate::commands::admins::{directory_for, runtime, SourceArgs};
+use crate::commands::admins::{directory_for, emit, runtime, SourceArgs};
 use crate::config::Context;
 use crate::exit::Exit;
 use crate::output::{Format, TableWriter};
@@ -50,7 +50,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                 "checks": report.checks,
                 "regressions": recorded.regressions,
             });
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            emit(&format!("{}\n", serde_json::to_string_pretty(&out)?))?;
         }
         _ => {
             let header: Vec<String> = ["check", "status", "evidence", "remediation"]
