@@ -357,38 +357,47 @@ const NULL_CLIENT: &str = "{\"userAgent\":null,\"zone\":null,\"device\":null,\"i
 const NULL_SECURITY_CONTEXT: &str =
     "{\"asNumber\":null,\"asOrg\":null,\"isp\":null,\"domain\":null,\"isProxy\":null}";
 
-/// Writes [`EventSpec`]s as JSON, reusing one buffer.
+/// Writes [`EventSpec`]s as JSON.
 #[derive(Debug, Default)]
 pub struct EventWriter {
-    buf: String,
+    /// Length of the last event written (the next one is sized from it).
+    last_len: usize,
+    /// Holds drawn transaction ids between events.
+    id_buf: String,
 }
 
 impl EventWriter {
     /// A writer.
     pub fn new() -> EventWriter {
         EventWriter {
-            buf: String::with_capacity(4096),
+            last_len: 2048,
+            id_buf: String::with_capacity(32),
         }
     }
 
     /// Writes `spec`, drawing its uuid (and its transaction id, if not given) from `rng`.
     pub fn write(&mut self, spec: &EventSpec<'_>, rng: &mut impl Rng) -> GeneratedEvent {
-        let drawn_id;
+        // The drawn transaction id goes into a reused buffer: no allocation per event.
+        let mut drawn_id = std::mem::take(&mut self.id_buf);
+        drawn_id.clear();
         let transaction_id = match spec.request_id {
             Some(id) => id,
             None => {
-                drawn_id = match spec.transaction {
-                    TransactionKind::Web => ids::request_id(rng, spec.published),
-                    TransactionKind::Job => ids::job_id(rng),
+                match spec.transaction {
+                    TransactionKind::Web => {
+                        ids::push_request_id(rng, spec.published, &mut drawn_id)
+                    }
+                    TransactionKind::Job => ids::push_job_id(rng, &mut drawn_id),
                 };
-                &drawn_id
+                drawn_id.as_str()
             }
         };
         let mut uuid = String::with_capacity(36);
         ids::push_uuid(rng, spec.published, &mut uuid);
 
-        let o = &mut self.buf;
-        o.clear();
+        // Written straight into the event's own string, sized from the last event: no copy.
+        let mut json = String::with_capacity(self.last_len + 256);
+        let o = &mut json;
         o.push_str("{\"actor\":");
         actor(o, &spec.actor);
 
@@ -509,10 +518,12 @@ impl EventWriter {
         }
         o.push('}');
 
+        self.last_len = json.len();
+        self.id_buf = drawn_id;
         GeneratedEvent {
             published: spec.published,
             uuid,
-            json: o.as_str().to_owned(),
+            json,
         }
     }
 }

@@ -106,36 +106,51 @@ fn push_hex_u64(out: &mut String, value: u64, digits: u32) {
 /// Unix seconds, 12 random bytes, a small per-server counter) in Okta's base64 alphabet. It is
 /// also the `transaction.id` of the events the request caused.
 pub fn request_id(rng: &mut impl Rng, at: DateTime<Utc>) -> String {
+    let mut id = String::with_capacity(28);
+    push_request_id(rng, at, &mut id);
+    id
+}
+
+/// Appends a request id (see [`request_id`]; the same draws, the same text).
+pub fn push_request_id(rng: &mut impl Rng, at: DateTime<Utc>, out: &mut String) {
     let mut bytes = [0u8; 21];
     let seconds = u32::try_from(at.timestamp()).unwrap_or(0);
     bytes[..4].copy_from_slice(&seconds.to_be_bytes());
     rng.fill_bytes(&mut bytes[4..16]);
     let counter: u16 = rng.random_range(0..0x1000);
     bytes[18..20].copy_from_slice(&counter.to_be_bytes());
-    let mut id = String::with_capacity(28);
+    let mut written = 0;
     for chunk in bytes.chunks(3) {
         let n = (u32::from(chunk[0]) << 16) | (u32::from(chunk[1]) << 8) | u32::from(chunk[2]);
         for shift in [18, 12, 6, 0] {
-            id.push(REQUEST_ID_ALPHABET[((n >> shift) & 63) as usize] as char);
+            if written < 27 {
+                out.push(REQUEST_ID_ALPHABET[((n >> shift) & 63) as usize] as char);
+                written += 1;
+            }
         }
     }
-    id.truncate(27);
-    id
 }
 
-/// A 32-character lowercase alphanumeric id, as Okta gives background jobs.
-pub fn job_id(rng: &mut impl Rng) -> String {
+/// Appends a job id (see [`job_id`]; the same draws, the same text).
+pub fn push_job_id(rng: &mut impl Rng, out: &mut String) {
     const LOWER36: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut id = String::with_capacity(32);
-    while id.len() < 32 {
+    let mut len = 0;
+    while len < 32 {
         let mut bits = rng.next_u64();
         for _ in 0..10 {
             let six = (bits & 63) as usize;
             bits >>= 6;
-            if six < 36 && id.len() < 32 {
-                id.push(LOWER36[six] as char);
+            if six < 36 && len < 32 {
+                out.push(LOWER36[six] as char);
+                len += 1;
             }
         }
     }
+}
+
+/// A 32-character lowercase alphanumeric id, as Okta gives background jobs.
+pub fn job_id(rng: &mut impl Rng) -> String {
+    let mut id = String::with_capacity(32);
+    push_job_id(rng, &mut id);
     id
 }
