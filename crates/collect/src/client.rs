@@ -169,7 +169,7 @@ pub fn parse_org_url(url: &str) -> Result<Url, ClientError> {
             "org URL `{url}` must not contain credentials"
         )));
     }
-    if parsed.query().is_some() || parsed.path().trim_end_matches('/') != "" {
+    if parsed.query().is_some() || !parsed.path().trim_end_matches('/').is_empty() {
         return Err(ClientError::Url(format!(
             "org URL `{url}` must be just the org, e.g. https://example.okta.com"
         )));
@@ -463,7 +463,7 @@ impl OktaClient {
                         },
                         Ok(body) => {
                             let text = String::from_utf8_lossy(&body);
-                            let error = OktaError::from_body(status, &text, request_id.clone());
+                            let error = Box::new(OktaError::from_body(status, &text, request_id.clone()));
                             match status {
                                 429 => {
                                     self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);

@@ -100,15 +100,15 @@ impl fmt::Display for OktaError {
 pub enum ClientError {
     /// 401: the token or client assertion is not accepted (`E0000011` invalid token).
     #[error("authentication failed ({0}); check the credential this org references")]
-    Unauthorized(OktaError),
+    Unauthorized(Box<OktaError>),
     /// 403: authenticated, but not allowed (`E0000006`: missing scope or admin role).
     #[error("access denied ({0}); the token or service app lacks a scope or admin role")]
-    Forbidden(OktaError),
+    Forbidden(Box<OktaError>),
     /// 429 on every attempt (`E0000047`).
     #[error("rate limited on {attempts} attempts in a row ({error})")]
     RateLimited {
         /// The last 429.
-        error: OktaError,
+        error: Box<OktaError>,
         /// Attempts made.
         attempts: u32,
     },
@@ -116,7 +116,7 @@ pub enum ClientError {
     #[error("server error on {attempts} attempts in a row ({error})")]
     Server {
         /// The last response.
-        error: OktaError,
+        error: Box<OktaError>,
         /// Attempts made.
         attempts: u32,
     },
@@ -130,10 +130,10 @@ pub enum ClientError {
     },
     /// Any other error response (400 bad request, 404): retrying will not help.
     #[error("request refused ({0})")]
-    Api(OktaError),
+    Api(Box<OktaError>),
     /// The OAuth token endpoint refused the client assertion.
     #[error("OAuth token request refused ({0})")]
-    OAuth(OktaError),
+    OAuth(Box<OktaError>),
     /// A credential could not be loaded or used (names the reference, never the value).
     #[error("credentials: {0}")]
     Credentials(String),
@@ -168,9 +168,9 @@ impl ClientError {
             ClientError::Unauthorized(e)
             | ClientError::Forbidden(e)
             | ClientError::Api(e)
-            | ClientError::OAuth(e) => Some(e),
+            | ClientError::OAuth(e) => Some(e.as_ref()),
             ClientError::RateLimited { error, .. } | ClientError::Server { error, .. } => {
-                Some(error)
+                Some(error.as_ref())
             }
             _ => None,
         }

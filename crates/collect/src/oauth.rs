@@ -310,7 +310,7 @@ impl TokenSource {
                     expires_at: Instant::now() + Duration::from_secs(t.expires_in.unwrap_or(3600)),
                 });
             }
-            let err = OktaError::from_body(status, &text, request_id);
+            let err = Box::new(OktaError::from_body(status, &text, request_id));
             if err.is("use_dpop_nonce") {
                 if let (Some(key), Some(nonce)) = (&dpop, nonce.clone()) {
                     key.set_nonce(nonce);
