@@ -75,6 +75,9 @@ enum Command {
     /// Streaming detection: its position, backlog and allowlist counts; a one-shot run.
     #[command(subcommand)]
     Detect(commands::detect::Command),
+    /// The Okta org simulator: serve it on loopback, write its history, list its scenarios.
+    #[command(subcommand)]
+    Sim(commands::sim::Command),
 }
 
 fn main() -> ExitCode {
@@ -109,9 +112,10 @@ fn main() -> ExitCode {
                 Command::Org(command) => commands::org::run(&ctx, command),
                 Command::Collect(args) => commands::collect::run(&ctx, args),
                 Command::Status(args) => commands::status::run(&ctx, args),
+                Command::Serve(args) => commands::serve::run(&ctx, args),
                 Command::Detect(command) => commands::detect::run(&ctx, command),
+                Command::Sim(command) => commands::sim::run(&ctx, command),
             }
         });
-                Command::Serve(args) => commands::serve::run(&ctx, args),
     exit::code_for(result)
 }

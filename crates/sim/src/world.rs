@@ -19,7 +19,7 @@ use crate::generate::{GeneratedEvent, Generator, Org, OrgConfig};
 use crate::scenario::{self, GroundTruth, ScenarioError, TimedChange};
 use chrono::{DateTime, Duration, Utc};
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::iter::Peekable;
 use std::sync::Arc;
 
@@ -136,6 +136,8 @@ pub fn history(config: &WorldConfig) -> Result<History, WorldError> {
 pub struct StoredEvent {
     /// Persistence sequence: 0, 1, 2, ... in commit order.
     pub seq: u64,
+    /// Generation order: the position in the history `generate` writes.
+    pub order: u64,
     /// `published`.
     pub published: DateTime<Utc>,
     /// When it was committed (`published` + delay).
@@ -163,8 +165,8 @@ pub struct World {
     truth: Vec<GroundTruth>,
     unapplied: VecDeque<TimedChange>,
     committed: Vec<StoredEvent>,
-    /// `(published µs, seq)` of every committed event.
-    by_published: BTreeSet<(i64, u64)>,
+    /// `(published µs, generation order)` → `seq` of every committed event.
+    by_published: BTreeMap<(i64, u64), u64>,
     pending: BinaryHeap<Reverse<Pending>>,
     generated: u64,
     /// Every uuid generated so far (committed or pending), in generation order.
@@ -194,7 +196,7 @@ impl World {
             truth: history.truth,
             unapplied: history.changes.into(),
             committed: Vec::new(),
-            by_published: BTreeSet::new(),
+            by_published: BTreeMap::new(),
             pending: BinaryHeap::new(),
             generated: 0,
             uuids: Vec::new(),
@@ -264,9 +266,10 @@ impl World {
             };
             let seq = self.committed.len() as u64;
             self.by_published
-                .insert((p.published.timestamp_micros(), seq));
+                .insert((p.published.timestamp_micros(), p.order), seq);
             self.committed.push(StoredEvent {
                 seq,
+                order: p.order,
                 published: p.published,
                 persisted: p.persisted,
                 uuid: Arc::from(p.uuid),
@@ -296,8 +299,9 @@ impl World {
         &self.committed
     }
 
-    /// `(published µs, seq)` of committed events, ordered by `published` then `seq`.
-    pub fn by_published(&self) -> &BTreeSet<(i64, u64)> {
+    /// `(published µs, generation order)` → `seq` of committed events: `published` order, ties
+    /// in the order `idwatch sim generate` writes them.
+    pub fn by_published(&self) -> &BTreeMap<(i64, u64), u64> {
         &self.by_published
     }
 

@@ -301,15 +301,16 @@ impl LogsQuery {
                 let event = events
                     .get(seq as usize)
                     .ok_or_else(|| ApiError::validation("after", "the cursor is not valid"))?;
-                Some((event.published.timestamp_micros(), seq))
+                Some((event.published.timestamp_micros(), event.order))
             }
         };
-        let range: Box<dyn Iterator<Item = &(i64, u64)>> = if self.descending {
+        let range: Box<dyn Iterator<Item = (&(i64, u64), &u64)>> = if self.descending {
             let upper = match cursor_key {
                 Some(key) => Bound::Excluded(key.min(high)),
                 None => Bound::Excluded(high),
             };
-            if low >= high {
+            // A cursor outside the window leaves nothing (and must not make an empty range).
+            if low >= high || cursor_key.is_some_and(|key| key <= low) {
                 Box::new(std::iter::empty())
             } else {
                 Box::new(index.range((Bound::Included(low), upper)).rev())
@@ -319,7 +320,7 @@ impl LogsQuery {
                 Some(key) => Bound::Excluded(key.max(low)),
                 None => Bound::Included(low),
             };
-            if low >= high {
+            if low >= high || cursor_key.is_some_and(|key| key >= high) {
                 Box::new(std::iter::empty())
             } else {
                 Box::new(index.range((lower, Bound::Excluded(high))))
@@ -327,7 +328,7 @@ impl LogsQuery {
         };
         let mut last = None;
         let mut more = false;
-        for &(_, seq) in range {
+        for (_, &seq) in range {
             let event = &events[seq as usize];
             if !self.matches(&event.json) {
                 continue;
