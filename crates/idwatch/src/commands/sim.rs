@@ -318,7 +318,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         let events = server.event_uuids().len();
         let mut out = std::io::stdout().lock();
-        writeln!(out, "serving {} on {}", "the simulated org", server.base_url())?;
+        writeln!(out, "serving the simulated org on {}", server.base_url())?;
         writeln!(
             out,
             "history: {events} events, {} to {} ({} users, seed {}{}), built in {:.2} s",
