@@ -463,7 +463,8 @@ impl OktaClient {
                         },
                         Ok(body) => {
                             let text = String::from_utf8_lossy(&body);
-                            let error = Box::new(OktaError::from_body(status, &text, request_id.clone()));
+                            let error =
+                                Box::new(OktaError::from_body(status, &text, request_id.clone()));
                             match status {
                                 429 => {
                                     self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
