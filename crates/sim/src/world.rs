@@ -349,10 +349,14 @@ fn mix(seed: u64, bytes: &[u8]) -> u64 {
 mod tests {
     use super::*;
 
+    /// A busy Tuesday afternoon, so the last hour has events.
     fn config() -> WorldConfig {
         WorldConfig {
-            users: 20,
+            users: 50,
             days: 1,
+            now: DateTime::parse_from_rfc3339("2024-03-05T14:00:00Z")
+                .map(|t| t.with_timezone(&Utc))
+                .expect("time"),
             ..WorldConfig::default()
         }
     }
@@ -373,12 +377,12 @@ mod tests {
     #[test]
     fn late_events_wait_for_their_persistence_time() {
         let mut cfg = config();
-        cfg.late = Duration::seconds(600);
+        cfg.late = Duration::seconds(3600);
         cfg.late_fraction = 0.5;
         let mut world = World::build(&cfg).expect("world");
         let before = world.committed().len();
         assert!(world.pending_count() > 0);
-        world.advance(cfg.now + Duration::seconds(602));
+        world.advance(cfg.now + Duration::seconds(3602));
         assert_eq!(world.pending_count(), 0);
         let late = &world.committed()[before..];
         assert!(!late.is_empty());
