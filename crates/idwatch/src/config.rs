@@ -71,8 +71,23 @@ impl Context {
             Some(p) if required || p.exists() => {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("reading config {}", p.display()))?;
-                toml::from_str(&text).map_err(|e| {
-                    crate::exit::Exit::bad_input(format!("config {}: {e}", p.display()))
+                toml::from_str(&text).map_err(|e: toml::de::Error| {
+                    // The message and position only: toml's Display quotes the offending source
+                    // line, which could be a secret someone wrote inline.
+                    let at = e
+                        .span()
+                        .map(|span| {
+                            let before = &text[..span.start.min(text.len())];
+                            let line = before.matches('\n').count() + 1;
+                            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                            format!(" (line {line}, column {column})")
+                        })
+                        .unwrap_or_default();
+                    crate::exit::Exit::bad_input(format!(
+                        "config {}{at}: {}",
+                        p.display(),
+                        e.message()
+                    ))
                 })?
             }
             _ => Config::default(),

@@ -216,7 +216,7 @@ mod tests {
             "2025-12-31T00:00:00Z",
         );
         store
-            .commit_batch(acme, &[a.clone()], "poll")
+            .commit_batch(acme, std::slice::from_ref(&a), "poll")
             .expect("commit");
         store
             .commit_batch(acme, &[a, b.clone(), c], "hook")

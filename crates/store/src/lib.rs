@@ -42,5 +42,5 @@ pub use error::StoreError;
 pub use ingest::BatchOutcome;
 pub use open::{OrgId, Store};
 pub use query::{EventQuery, StoredEvent};
-pub use sources::{CollectorCounters, CollectorState, PageCommit, SourceRecord};
 pub use snapshots::{Snapshot, SnapshotId, SnapshotKind, SnapshotMeta, SnapshotProblem};
+pub use sources::{CollectorCounters, CollectorState, PageCommit, SourceRecord};
