@@ -532,12 +532,20 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
+                // A block holds at most BLOCK_EVENTS events, so the bound on first_seq is
+                // implied by the second condition; it lets the blocks_seq index serve the read
+                // instead of a scan of every block.
                 "SELECT id, first_seq, data FROM blocks
-                 WHERE org = ?1 AND first_seq + count > ?2 ORDER BY first_seq",
+                 WHERE org = ?1 AND first_seq > ?2 - ?3 AND first_seq + count > ?2
+                 ORDER BY first_seq",
             )
             .context("planning read_after")?;
         let mut rows = stmt
-            .query(rusqlite::params![org.0, after_seq + 1])
+            .query(rusqlite::params![
+                org.0,
+                after_seq + 1,
+                crate::codec::BLOCK_EVENTS as i64
+            ])
             .context("reading blocks after seq")?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().context("reading blocks after seq")? {
