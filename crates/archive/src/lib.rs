@@ -9,6 +9,7 @@
 //! - [`seal`]: [`ArchiveWriter`]: sealing, compaction, retention, crash cleanup, the daemon's
 //!   [`scheduled_seal`].
 //! - [`reader`] and [`pivot`]: pruning by statistics, deciding on pivots before raw JSON.
+//!   [`terms`]: per-segment Bloom filters that skip segments for `eq` lookups.
 //! - [`tiers`]: hot ∪ archive. [`verify`]: both chains and every file. [`export`]. [`sql`].
 
 pub mod error;
@@ -19,12 +20,13 @@ pub mod reader;
 pub mod schema;
 pub mod seal;
 pub mod sql;
+pub mod terms;
 pub mod tiers;
 pub mod verify;
 pub mod writer;
 
 pub use error::ArchiveError;
-pub use seal::{scheduled_seal, ArchiveWriter, Cleanup, RetainReport, SealReport};
+pub use seal::{scheduled_seal, ArchiveWriter, Cleanup, Maintenance, RetainReport, SealReport};
 pub use tiers::{TierStats, Tiers};
 pub use verify::{verify, ArchiveVerification, FullVerification};
 

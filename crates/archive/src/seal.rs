@@ -208,6 +208,7 @@ impl ArchiveWriter {
                     .begin_segment(org, 0, &date, &|id| hourly_path(org_name, &date, hour, id))?;
                 written_paths.push(self.root.join(&rel));
                 let written = write_segment(&self.root, &rel, &mut rows)?;
+                store.put_segment_terms(id, &written.terms)?;
                 records.push(record(id, rel, 0, date, written));
             }
             store.commit_seal(org, &records, &sealed)?;
@@ -282,6 +283,11 @@ impl ArchiveWriter {
                     return Err(e);
                 }
             };
+            if let Err(e) = store.put_segment_terms(id, &written.terms) {
+                let _ = remove_if_exists(&self.root.join(&rel));
+                let _ = store.forget_pending_segment(id);
+                return Err(e.into());
+            }
             let into = record(id, rel, 1, date, written);
             let replaced: Vec<i64> = segments.iter().map(|s| s.record.id).collect();
             store.commit_compaction(org, &into, &replaced)?;
@@ -415,14 +421,28 @@ pub(crate) fn walk_files(root: &Path) -> Result<Vec<PathBuf>, ArchiveError> {
     Ok(out)
 }
 
-/// The daemon's scheduled seal: opens the store and the archive writer, seals everything of
-/// every org older than `older_than_micros` and compacts. Returns `Ok(None)` when another
-/// process holds the writer lock (a manual `idwatch seal` running): try again next time.
+/// What one scheduled run of [`scheduled_seal`] did.
+#[derive(Debug, Default, Clone)]
+pub struct Maintenance {
+    /// The seal and compaction.
+    pub sealed: SealReport,
+    /// Retention, when an age was given.
+    pub retained: Option<RetainReport>,
+    /// What a crash had left behind and was cleaned up first.
+    pub cleanup: Cleanup,
+}
+
+/// The daemon's scheduled archive work: opens the store and the archive writer, seals
+/// everything of every org older than `seal_older_than_micros` and compacts, then, with
+/// `retain_micros`, drops the date partitions older than that (recording the checkpoint).
+/// Returns `Ok(None)` when another process holds the writer lock (a manual `idwatch seal`
+/// running): try again next time.
 pub fn scheduled_seal(
     store_path: &Path,
     root: &Path,
-    older_than_micros: i64,
-) -> Result<Option<SealReport>, ArchiveError> {
+    seal_older_than_micros: i64,
+    retain_micros: Option<i64>,
+) -> Result<Option<Maintenance>, ArchiveError> {
     let mut store = Store::open(store_path)?;
     let (writer, cleanup) = match ArchiveWriter::open(&mut store, root) {
         Ok(w) => w,
@@ -432,12 +452,29 @@ pub fn scheduled_seal(
     if cleanup.pending + cleanup.temporary + cleanup.superseded > 0 {
         tracing::info!(?cleanup, "archive cleaned up after an interrupted run");
     }
-    let cutoff = chrono::Utc::now().timestamp_micros() - older_than_micros;
-    let report = writer.seal(&mut store, None, cutoff)?;
+    let now = chrono::Utc::now().timestamp_micros();
+    let sealed = writer.seal(&mut store, None, now - seal_older_than_micros)?;
     tracing::info!(
-        events = report.events,
-        segments = report.segments,
+        events = sealed.events,
+        segments = sealed.segments,
+        days_compacted = sealed.days_compacted,
         "scheduled seal"
     );
-    Ok(Some(report))
+    let retained = match retain_micros {
+        Some(age) => {
+            let report = writer.retain(&mut store, None, now - age)?;
+            tracing::info!(
+                events = report.events,
+                segments = report.segments,
+                "scheduled retention"
+            );
+            Some(report)
+        }
+        None => None,
+    };
+    Ok(Some(Maintenance {
+        sealed,
+        retained,
+        cleanup,
+    }))
 }

@@ -3,12 +3,16 @@
 //! reading the catalog and the hot tier in one snapshot so a seal committing meanwhile neither
 //! hides nor duplicates an event.
 //!
+//! Segments are skipped by their catalog time bounds and, when the filter needs `attr eq
+//! "value"` on a lookup column (session, transaction, actor, IP), by their term filters.
+//!
 //! Ordered results stream: segments are visited by time, and a match is released once no
 //! unvisited segment can hold an earlier one (the next segment's lower bound is the watermark),
 //! merged with the hot tier's matches. A `--limit` therefore stops reading early.
 
 use crate::error::ArchiveError;
 use crate::reader::{scan_segment, ScanSpec, ScanStats};
+use crate::terms::{TermFilters, TermProbe};
 use okta::LogEvent;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -33,6 +37,8 @@ pub struct TierStats {
     pub segments_live: u64,
     /// Segments skipped by their catalog time bounds.
     pub segments_pruned: u64,
+    /// Segments skipped because their term filters rule out an `eq` the filter needs.
+    pub segments_pruned_by_terms: u64,
     /// What reading segments did.
     pub archive: ScanStats,
     /// Archive events parsed and checked exactly.
@@ -92,12 +98,30 @@ impl<'a> Tiers<'a> {
         self.store
             .with_snapshot(|store| -> Result<TierStats, ArchiveError> {
                 let all = store.live_segments(org, None, None)?;
-                let segments = store.live_segments(org, query.since, query.until)?;
+                let mut segments = store.live_segments(org, query.since, query.until)?;
                 let mut stats = TierStats {
                     segments_live: all.len() as u64,
                     segments_pruned: (all.len() - segments.len()) as u64,
                     ..TierStats::default()
                 };
+                if let Some(probe) = query
+                    .filter
+                    .as_ref()
+                    .and_then(|f| TermProbe::compile(f.expr()))
+                {
+                    let before = segments.len();
+                    let mut kept = Vec::with_capacity(before);
+                    for segment in segments {
+                        let filters = store
+                            .segment_terms(segment.record.id)?
+                            .and_then(|bytes| TermFilters::decode(&bytes));
+                        if filters.is_none_or(|f| probe.may_match(&f)) {
+                            kept.push(segment);
+                        }
+                    }
+                    stats.segments_pruned_by_terms = (before - kept.len()) as u64;
+                    segments = kept;
+                }
                 if segments.is_empty() {
                     stats.hot = store.query(org, query, visit)?;
                     return Ok(stats);

@@ -3,12 +3,13 @@
 //! checkpoint, and every catalog row against it), and every live segment file: present, its
 //! SHA-256 as recorded, and row by row against the hot chain's manifests (each row's uuid key
 //! and raw hash must be the ones committed under its seq; each seq the catalog lists must be in
-//! the file). Files in the archive directory that no live segment owns are reported as added.
+//! the file; its term filters must be the ones its rows give). Files in the archive directory that no live segment owns are reported as added.
 //! Events dropped by retention are accounted for by the checkpoint that dropped their segment.
 
 use crate::error::ArchiveError;
 use crate::reader::read_rows;
 use crate::seal::walk_files;
+use crate::terms::TermFilters;
 use crate::writer::{entries_hash, entry_of, file_hash};
 use okta::LogEvent;
 use std::collections::{HashMap, HashSet};
@@ -237,6 +238,7 @@ fn verify_org_archive(
             }
         };
         let mut entries = Vec::with_capacity(rows.len());
+        let mut events = Vec::with_capacity(rows.len());
         let mut present: HashSet<i64> = HashSet::with_capacity(rows.len());
         for (seq, _, raw) in &rows {
             let event = match LogEvent::parse(raw) {
@@ -252,6 +254,7 @@ fn verify_org_archive(
             let (key, hash) = entry_of(&event);
             entries.push((*seq, key, hash));
             let uuid = event.uuid().0.clone();
+            events.push(event);
             if !present.insert(*seq) || !seqs.contains(*seq) {
                 out.problems.push(format!(
                     "event {uuid} (seq {seq}) in segment {} ({}) inserted: the catalog does not list it there",
@@ -284,6 +287,14 @@ fn verify_org_archive(
                     .unwrap_or_else(|| "(unknown)".into());
                 out.problems.push(format!(
                     "event {uuid} (seq {seq}) deleted from segment {} ({})",
+                    r.id, r.path
+                ));
+            }
+        }
+        if let Some(stored) = store.segment_terms(r.id)? {
+            if stored != TermFilters::build(&events).encode() {
+                out.problems.push(format!(
+                    "segment {} ({}): its term filters in the catalog do not match its rows (lookups could skip it)",
                     r.id, r.path
                 ));
             }

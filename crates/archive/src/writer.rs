@@ -1,6 +1,6 @@
 //! Writing one segment: rows sorted by (published, seq), Parquet with zstd, dictionary-encoded
 //! pivots, page statistics on the time columns, written to `*.tmp`, fsynced, renamed into place
-//! and the directory fsynced. Returns what the catalog records (sizes and hashes).
+//! and the directory fsynced. Returns what the catalog records (sizes, hashes, term filters).
 
 use crate::error::ArchiveError;
 use crate::layout::temp_name;
@@ -36,6 +36,8 @@ pub struct Written {
     pub max_published: i64,
     /// The seqs.
     pub seqs: Vec<i64>,
+    /// The segment's term filters ([`crate::terms::TermFilters::encode`]).
+    pub terms: Vec<u8>,
 }
 
 struct HashingWriter<W> {
@@ -164,6 +166,7 @@ pub fn write_segment(
             .unwrap_or(0),
         max_published: rows.last().map(|r| r.event.published_micros()).unwrap_or(0),
         seqs: rows.iter().map(|r| r.seq).collect(),
+        terms: crate::terms::TermFilters::build(rows.iter().map(|r| &r.event)).encode(),
     })
 }
 

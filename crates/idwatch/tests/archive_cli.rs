@@ -1,4 +1,4 @@
-//! The archive through the binary: `seal`, `query` and `verify` over both tiers, `export`,
+//! The archive through the binary: `seal`, `query`, `stats` and `verify` over both tiers, `export`,
 //! `sql`, `retain`, and kill -9 during sealing and compaction, ten times: after every kill the
 //! event set is exactly what was imported (nothing lost, nothing doubled) and verify passes.
 
@@ -132,6 +132,24 @@ fn query_sql_verify_and_retain_through_the_binary() {
     assert_eq!(after, before, "query output is the same after sealing");
     let count_after = ok(idwatch(&data).args(["query", "--org", "acme", "--count", filter]));
     assert_eq!(count_after, count_before);
+    // stats accounts for every event in one tier or the other.
+    let stats = ok(idwatch(&data).args(["stats"]));
+    let line = stats
+        .lines()
+        .find(|l| l.starts_with("org acme: "))
+        .expect("an org line");
+    let number_after = |label: &str| -> usize {
+        let rest = &line[line.find(label).expect(label) + label.len()..];
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("a number")
+    };
+    let (hot, archived) = (number_after("hot "), number_after("archive "));
+    assert!(archived > 0, "{stats}");
+    assert_eq!(hot + archived, expected.len(), "{stats}");
+    assert_eq!(number_after("org acme: "), expected.len(), "{stats}");
+    assert!(stats.contains("dropped by retention 0"), "{stats}");
     let sql = ok(idwatch(&data).args([
         "sql",
         "--format",

@@ -33,6 +33,8 @@ page_limit = 1000
 [server.schedules]
 audit = true            # roster snapshots and posture checks ([audit] sets how often)
 audit_check = "1m"      # how often the daemon asks whether one is due
+archive = true          # seal, compact and retain on [archive]'s ages
+archive_every = "1h"    # how often
 "#;
 
 /// Where the daemon listens unless told otherwise.
@@ -135,6 +137,11 @@ pub struct Schedules {
     pub audit: bool,
     /// How often the daemon asks whether an audit is due (cheap when it is not). Default 1m.
     pub audit_check: ConfigDuration,
+    /// Seal hot events older than `[archive] seal_older_than` into the archive, compact
+    /// finished days and apply `[archive] retain`. Default true.
+    pub archive: bool,
+    /// How often that runs. Default 1h.
+    pub archive_every: ConfigDuration,
 }
 
 impl Default for Schedules {
@@ -142,6 +149,8 @@ impl Default for Schedules {
         Schedules {
             audit: true,
             audit_check: ConfigDuration(Duration::from_secs(60)),
+            archive: true,
+            archive_every: ConfigDuration(Duration::from_secs(3600)),
         }
     }
 }
@@ -203,6 +212,12 @@ impl ServerConfig {
             return Err(error(
                 "schedules.audit_check",
                 "must be at least 1s, e.g. audit_check = \"1m\"",
+            ));
+        }
+        if self.schedules.archive_every.0 < Duration::from_secs(1) {
+            return Err(error(
+                "schedules.archive_every",
+                "must be at least 1s, e.g. archive_every = \"1h\"",
             ));
         }
         let c = &self.collect;

@@ -61,6 +61,19 @@ pub struct DaemonSettings {
     pub detect_base: detect::BaseOptions,
     /// `[audit]`.
     pub audit: audit::AuditSchedule,
+    /// `[archive]` as the daemon's scheduled seal and retention use it; `None` runs neither.
+    pub archive: Option<ArchiveSchedule>,
+}
+
+/// The archive work the daemon does every `[server.schedules] archive_every`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveSchedule {
+    /// The archive directory.
+    pub root: PathBuf,
+    /// Seal hot events older than this (µs; `[archive] seal_older_than`, default 7 days).
+    pub seal_older_than_micros: i64,
+    /// Drop date partitions older than this (µs; `[archive] retain`), if set.
+    pub retain_micros: Option<i64>,
 }
 
 /// Why the daemon cannot start or stopped.
@@ -422,6 +435,36 @@ impl Daemon {
             ));
         }
 
+        // The archive: seal, compact and retain on a schedule, for every org at once (the
+        // archive has one writer lock; a manual `idwatch seal` holding it makes a round skip).
+        if let (Some(schedule), true) =
+            (settings.archive.clone(), settings.server.schedules.archive)
+        {
+            let every = settings.server.schedules.archive_every.0;
+            let path = path.clone();
+            let stopping_for_task = stopping.clone();
+            tasks.spawn(supervise(
+                Arc::clone(&board),
+                "*".into(),
+                "archive",
+                stopping.clone(),
+                move || {
+                    let schedule = schedule.clone();
+                    let path = path.clone();
+                    let mut stopping = stopping_for_task.clone();
+                    async move {
+                        loop {
+                            archive_once(&path, &schedule).await?;
+                            tokio::select! {
+                                _ = stopping.wait_for(|s| *s) => return Ok(()),
+                                _ = tokio::time::sleep(every) => {}
+                            }
+                        }
+                    }
+                },
+            ));
+        }
+
         // Audit schedules per collected org.
         if settings.server.schedules.audit {
             let every = settings.server.schedules.audit_check.0;
@@ -541,6 +584,27 @@ async fn supervise<F, Fut>(
         }
         backoff = (backoff * 2).min(Duration::from_secs(60));
     }
+}
+
+/// One scheduled archive round, off the async threads (sealing is file and SQLite work).
+async fn archive_once(path: &std::path::Path, schedule: &ArchiveSchedule) -> Result<(), String> {
+    let path = path.to_path_buf();
+    let schedule = schedule.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        archive::scheduled_seal(
+            &path,
+            &schedule.root,
+            schedule.seal_older_than_micros,
+            schedule.retain_micros,
+        )
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    if outcome.is_none() {
+        tracing::info!("Archive writer lock held by another process; sealing next round.");
+    }
+    Ok(())
 }
 
 /// One audit round for an org: a roster snapshot and a posture check when due, raising their

@@ -21,7 +21,7 @@ pub mod metrics;
 pub mod tasks;
 
 pub use config::{ServerConfig, ServerConfigError};
-pub use daemon::{Daemon, DaemonError, DaemonOrgs, DaemonReport, DaemonSettings};
+pub use daemon::{ArchiveSchedule, Daemon, DaemonError, DaemonOrgs, DaemonReport, DaemonSettings};
 pub use hooks::{HookOptions, HookReceiver};
 pub use metrics::Metrics;
 pub use tasks::TaskBoard;

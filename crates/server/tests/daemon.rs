@@ -1,7 +1,8 @@
 //! The `Daemon` in process, over real sockets: events arriving by Event Hook are evaluated by
 //! streaming detection at once and their alerts delivered to a webhook peer; a graceful
 //! restart resumes without re-alerting and without skipping; a sink that is down the whole
-//! time gets every alert when it returns. (Kill -9 is tested through the binary, in
+//! time gets every alert when it returns; the archive schedule seals what detection has
+//! evaluated and applies retention. (Kill -9 is tested through the binary, in
 //! `crates/idwatch/tests/serve_cli.rs`.)
 
 use crate::harness::*;
@@ -61,6 +62,7 @@ poll_interval = "100ms"
         detect: file.detect,
         detect_base: detect::BaseOptions::default(),
         audit: audit::AuditSchedule::default(),
+        archive: None,
     }
 }
 
@@ -220,4 +222,106 @@ async fn a_sink_down_for_the_whole_run_gets_every_alert_when_it_returns() {
     let store = store::Store::open_read_only(&db).expect("store");
     let summary = store.outbox_summary().expect("summary");
     assert_eq!((summary.sent, summary.pending, summary.failed), (12, 0, 0));
+}
+
+/// Every event of the org in hot ∪ archive, by uuid, and how many are in each tier.
+fn stored_everywhere(db: &Path, root: &Path) -> (Vec<String>, usize, usize) {
+    let store = store::Store::open_read_only(db).expect("store");
+    let org = store.org(ORG).expect("org");
+    let archived: i64 = store
+        .live_segments(org, None, None)
+        .expect("segments")
+        .iter()
+        .map(|s| s.record.rows)
+        .sum();
+    let mut uuids = Vec::new();
+    archive::Tiers::new(&store, root)
+        .query(org, &store::EventQuery::default(), &mut |e| {
+            uuids.push(e.event.uuid().to_string());
+            std::ops::ControlFlow::Continue(())
+        })
+        .expect("query both tiers");
+    uuids.sort();
+    let hot = uuids.len() - archived as usize;
+    (uuids, hot, archived as usize)
+}
+
+/// `firing_event` published `hours_ago` before now.
+fn firing_event_at(n: usize, hours_ago: i64) -> String {
+    let published = (chrono::Utc::now() - chrono::Duration::hours(hours_ago))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    let event = firing_event(n, 3);
+    let start = event.find("\"published\":\"").expect("published") + 13;
+    format!("{}{published}{}", &event[..start], &event[start + 24..])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_archive_schedule_seals_evaluated_events_and_retention_drops_old_days() {
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let sink = capture().await;
+    let client = reqwest::Client::new();
+    let db = dir.path().join("data/idwatch.db");
+    let root = dir.path().join("data/archive");
+    let day = 24;
+    let with_archive = |retain_days: Option<i64>| {
+        let mut s = settings(dir.path(), &sink.url());
+        s.server.schedules.archive_every = notify::duration::ConfigDuration(Duration::from_secs(1));
+        s.archive = Some(server::ArchiveSchedule {
+            root: root.clone(),
+            seal_older_than_micros: 7 * 86_400_000_000,
+            retain_micros: retain_days.map(|d| d * 86_400_000_000),
+        });
+        s
+    };
+
+    // 10 events 40 days old, 10 ten days old, 5 from the last hour.
+    let mut events: Vec<String> = (0..10).map(|n| firing_event_at(n, 40 * day)).collect();
+    events.extend((10..20).map(|n| firing_event_at(n, 10 * day)));
+    events.extend((20..25).map(|n| firing_event_at(n, 1)));
+    let mut expected: Vec<String> = events.iter().map(|e| uuid_of(e)).collect();
+    expected.sort();
+
+    let daemon = start(with_archive(None));
+    // Three deliveries, so three hot blocks (the store seals whole blocks, by their newest
+    // event).
+    for chunk in [&events[..10], &events[10..20], &events[20..]] {
+        daemon.deliver(&client, chunk).await;
+    }
+    // Detection evaluates all 25 (sealing never takes what it has not evaluated), and the
+    // schedule moves the 20 older than 7 days into the archive.
+    wait_until(Duration::from_secs(30), "25 alerts raised", || {
+        alerts_in(&db) == 25
+    })
+    .await;
+    wait_until(Duration::from_secs(30), "20 events sealed", || {
+        stored_everywhere(&db, &root).2 == 20
+    })
+    .await;
+    let (uuids, hot, archived) = stored_everywhere(&db, &root);
+    assert_eq!((hot, archived), (5, 20));
+    assert_eq!(
+        uuids, expected,
+        "sealing neither lost nor duplicated an event"
+    );
+    let metrics = daemon.metrics(&client).await;
+    assert!(
+        metrics.contains("task=\"archive\""),
+        "the archive task is on the board: {metrics}"
+    );
+    daemon.stop().await;
+
+    // With `retain = "30d"` the day 40 days ago goes, recorded as a checkpoint.
+    let daemon = start(with_archive(Some(30)));
+    wait_until(Duration::from_secs(30), "the old day dropped", || {
+        stored_everywhere(&db, &root).2 == 10
+    })
+    .await;
+    daemon.stop().await;
+    let (uuids, hot, archived) = stored_everywhere(&db, &root);
+    assert_eq!((uuids.len(), hot, archived), (15, 5, 10));
+    let mut store = store::Store::open(&db).expect("store");
+    let verification = archive::verify(&mut store, &root, None, None).expect("verify runs");
+    assert!(verification.is_intact(), "{verification:?}");
+    assert_eq!(verification.archive[0].retained_events, 10);
 }

@@ -267,4 +267,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL
     );
     "#,
+    // 8: term filters of sealed segments (Bloom filters over session, transaction, actor and
+    // IP values, written by the archive), so lookups skip segments without opening them.
+    r#"
+    CREATE TABLE segment_terms (
+        segment_id INTEGER PRIMARY KEY,
+        filters BLOB NOT NULL
+    );
+    "#,
 ];

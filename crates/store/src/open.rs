@@ -182,7 +182,18 @@ impl Store {
         rows.collect::<Result<_, _>>().context("listing orgs")
     }
 
-    /// Number of events stored for an org.
+    /// Number of events of an org in the hot tier (not sealed into the archive).
+    pub fn count_hot_events(&self, org: OrgId) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT count(*) FROM events WHERE org = ?1", [org.0], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .context("counting hot events")
+    }
+
+    /// Number of events ever stored for an org (hot, sealed, or dropped by retention: the
+    /// uuid dedupe index keeps every one).
     pub fn count_events(&self, org: OrgId) -> Result<u64, StoreError> {
         self.conn
             .query_row("SELECT count(*) FROM uuids WHERE org = ?1", [org.0], |r| {

@@ -481,10 +481,39 @@ impl Store {
 
     /// Forgets a `writing` segment whose file has been removed.
     pub fn forget_pending_segment(&mut self, id: i64) -> Result<(), StoreError> {
-        self.conn
+        let tx = self
+            .conn
+            .transaction()
+            .context("forgetting pending segment")?;
+        let n = tx
             .execute("DELETE FROM segments WHERE id = ?1 AND state = 0", [id])
             .context("forgetting pending segment")?;
+        if n > 0 {
+            tx.execute("DELETE FROM segment_terms WHERE segment_id = ?1", [id])
+                .context("forgetting pending segment terms")?;
+        }
+        tx.commit().context("forgetting pending segment")
+    }
+
+    /// Records the term filters of a segment being written (opaque bytes the archive
+    /// encodes); they go with the segment when it is forgotten, replaced or retained.
+    pub fn put_segment_terms(&mut self, id: i64, filters: &[u8]) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO segment_terms (segment_id, filters) VALUES (?1, ?2)",
+                params![id, filters],
+            )
+            .context("recording segment terms")?;
         Ok(())
+    }
+
+    /// The term filters of a segment, if it has them (segments sealed before they existed
+    /// do not).
+    pub fn segment_terms(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.conn
+            .prepare_cached("SELECT filters FROM segment_terms WHERE segment_id = ?1")
+            .and_then(|mut stmt| stmt.query_row([id], |r| r.get(0)).optional())
+            .context("reading segment terms")
     }
 
     /// Every segment of `org` (or of every org), any state, by id.
@@ -733,6 +762,8 @@ impl Store {
             })?;
             tx.execute("UPDATE segments SET state = 2 WHERE id = ?1", [id])
                 .context("marking segment replaced")?;
+            tx.execute("DELETE FROM segment_terms WHERE segment_id = ?1", [id])
+                .context("dropping replaced segment terms")?;
         }
         if rows != into.rows {
             return Err(StoreError::Query(format!(
@@ -784,6 +815,8 @@ impl Store {
             events += rows;
             tx.execute("UPDATE segments SET state = 3 WHERE id = ?1", [id])
                 .context("marking segment retained")?;
+            tx.execute("DELETE FROM segment_terms WHERE segment_id = ?1", [id])
+                .context("dropping retained segment terms")?;
         }
         append_op(
             &tx,

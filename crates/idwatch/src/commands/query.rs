@@ -192,7 +192,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     };
     if args.explain {
         eprintln!(
-            "hot: plan {}{}: {} candidates parsed, {} matched, {} blocks read; archive: {} of {} segments, {} row groups ({} pruned), {} rows past pivots, {} parsed, {} matched; {:.1} ms",
+            "hot: plan {}{}: {} candidates parsed, {} matched, {} blocks read; archive: {} of {} segments ({} skipped by term filters), {} row groups ({} pruned), {} rows past pivots, {} parsed, {} matched; {:.1} ms",
             stats.hot.plan,
             stats
                 .hot
@@ -203,8 +203,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             stats.hot.candidates,
             stats.hot.matched,
             stats.hot.blocks_read,
-            stats.segments_live - stats.segments_pruned,
+            stats.segments_live - stats.segments_pruned - stats.segments_pruned_by_terms,
             stats.segments_live,
+            stats.segments_pruned_by_terms,
             stats.archive.row_groups,
             stats.archive.row_groups_pruned,
             stats.archive.rows_read,

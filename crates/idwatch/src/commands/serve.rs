@@ -1,6 +1,6 @@
 //! `idwatch serve [--listen ADDR]`: runs the daemon (`server::Daemon`) in the foreground: for
 //! every org the collector, the Event Hook receiver, streaming detection and audit schedules,
-//! plus the alert delivery worker and `/metrics`, until SIGINT or SIGTERM. Everything it needs
+//! the archive schedule (seal, compact, retain), plus the alert delivery worker and `/metrics`, until SIGINT or SIGTERM. Everything it needs
 //! is checked before it starts (exit 2 with the field named); once running, a failing
 //! component is restarted and shown in `/metrics`, never silently dropped.
 
@@ -17,6 +17,21 @@ pub struct Args {
     listen: Option<SocketAddr>,
 }
 
+/// `[archive]` as the daemon's schedule: the seal age (default 7d) and retention.
+fn archive_schedule(ctx: &Context) -> anyhow::Result<server::ArchiveSchedule> {
+    let archive = &ctx.config.archive;
+    let seal_text = archive.seal_older_than.as_deref().unwrap_or("7d");
+    Ok(server::ArchiveSchedule {
+        root: super::seal::archive_root(ctx),
+        seal_older_than_micros: super::seal::age("[archive] seal_older_than", seal_text)?,
+        retain_micros: archive
+            .retain
+            .as_deref()
+            .map(|text| super::seal::age("[archive] retain", text))
+            .transpose()?,
+    })
+}
+
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let settings = server::DaemonSettings {
         data_dir: ctx.data_dir.clone(),
@@ -31,6 +46,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             allowed_lateness_ms: Some(crate::commands::hunt::lateness_ms(ctx, None)?),
         },
         audit: ctx.config.audit.clone(),
+        archive: Some(archive_schedule(ctx)?),
     };
     let daemon = server::Daemon::prepare(settings).map_err(|e| match e {
         server::DaemonError::Store(e) => anyhow::Error::new(e).context("opening the store"),

@@ -170,9 +170,16 @@ impl Directory {
                 expiration,
                 case_number,
             } => {
+                // A grant while access is already granted never shortens it (the Weak
+                // posture's long-standing access stays after a scenario's 8-hour grant).
+                let expiration = match (s.support.enabled, s.support.expiration, *expiration) {
+                    (true, None, _) if *enabled => None,
+                    (true, Some(old), Some(new)) if *enabled => Some(old.max(new)),
+                    (_, _, new) => new,
+                };
                 s.support = SupportAccess {
                     enabled: *enabled,
-                    expiration: *expiration,
+                    expiration,
                     case_number: case_number.clone(),
                 };
             }
