@@ -35,6 +35,7 @@ audit = true            # roster snapshots and posture checks ([audit] sets how 
 audit_check = "1m"      # how often the daemon asks whether one is due
 archive = true          # seal, compact and retain on [archive]'s ages
 archive_every = "1h"    # how often
+org_check = "30s"       # how often to look for orgs added while running (import, org add)
 "#;
 
 /// Where the daemon listens unless told otherwise.
@@ -142,6 +143,10 @@ pub struct Schedules {
     pub archive: bool,
     /// How often that runs. Default 1h.
     pub archive_every: ConfigDuration,
+    /// How often the daemon looks for orgs that appeared in the store (`idwatch import --org
+    /// NEW`) or got a source (`idwatch org add`) while it runs, and starts their tasks.
+    /// Default 30s.
+    pub org_check: ConfigDuration,
 }
 
 impl Default for Schedules {
@@ -151,6 +156,7 @@ impl Default for Schedules {
             audit_check: ConfigDuration(Duration::from_secs(60)),
             archive: true,
             archive_every: ConfigDuration(Duration::from_secs(3600)),
+            org_check: ConfigDuration(Duration::from_secs(30)),
         }
     }
 }
@@ -212,6 +218,12 @@ impl ServerConfig {
             return Err(error(
                 "schedules.audit_check",
                 "must be at least 1s, e.g. audit_check = \"1m\"",
+            ));
+        }
+        if self.schedules.org_check.0 < Duration::from_millis(100) {
+            return Err(error(
+                "schedules.org_check",
+                "must be at least 100ms, e.g. org_check = \"30s\"",
             ));
         }
         if self.schedules.archive_every.0 < Duration::from_secs(1) {

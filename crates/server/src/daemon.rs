@@ -171,14 +171,7 @@ impl Daemon {
         let collected: Vec<String> = store.sources()?.into_iter().map(|s| s.org).collect();
         let detected: Vec<String> = store.orgs()?.into_iter().map(|(_, name)| name).collect();
 
-        let c = &settings.server.collect;
-        let client_config = collect::ClientConfig {
-            rate: collect::RateConfig {
-                share: c.share,
-                ..collect::RateConfig::default()
-            },
-            ..collect::ClientConfig::default()
-        };
+        let client_config = client_config(&settings.server);
         let mut clients = BTreeMap::new();
         for org in &collected {
             let client = collect::client_from_store(&store, org, client_config.clone())
@@ -342,97 +335,42 @@ impl Daemon {
             });
         }
 
-        // Detection per org.
-        for org in &orgs.detected {
-            let Some(pack) = packs.get(org).cloned() else {
-                continue;
-            };
-            let signal = signals.get(org).cloned().unwrap_or_default();
-            let options = detector_options.clone();
-            let path = path.clone();
-            let org_name = org.clone();
-            let waker = Arc::clone(&delivery_waker);
-            let stopping_for_task = stopping.clone();
-            tasks.spawn(supervise(
-                Arc::clone(&board),
-                org.clone(),
-                "detect",
-                stopping.clone(),
-                move || {
-                    let pack = Arc::clone(&pack);
-                    let options = options.clone();
-                    let path = path.clone();
-                    let org = org_name.clone();
-                    let signal = Arc::clone(&signal);
-                    let waker = Arc::clone(&waker);
-                    let stopping = stopping_for_task.clone();
-                    async move {
-                        let service = tokio::task::spawn_blocking(move || {
-                            detect::DetectService::open(&path, &org, pack, options)
-                        })
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .map_err(|e| e.to_string())?;
-                        service
-                            .with_ingest_signal(signal)
-                            .with_delivery_waker(waker)
-                            .run(stopped(stopping))
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| e.to_string())
-                    }
-                },
-            ));
-        }
-
-        // Collection per org with a source, each page waking detection.
         let c = &settings.server.collect;
-        let poller_config = collect::PollerConfig {
-            poll_interval: c.poll_interval.0,
-            page_limit: c.page_limit,
-            backfill: chrono::Duration::from_std(c.backfill.0)
-                .unwrap_or_else(|_| chrono::Duration::days(7)),
-            once: false,
-            ..collect::PollerConfig::default()
+        let spawner = OrgTasks {
+            board: Arc::clone(&board),
+            stopping: stopping.clone(),
+            path: path.clone(),
+            delivery_waker: Arc::clone(&delivery_waker),
+            detector_options: detector_options.clone(),
+            poller_config: collect::PollerConfig {
+                poll_interval: c.poll_interval.0,
+                page_limit: c.page_limit,
+                backfill: chrono::Duration::from_std(c.backfill.0)
+                    .unwrap_or_else(|_| chrono::Duration::days(7)),
+                once: false,
+                ..collect::PollerConfig::default()
+            },
+            audit: settings.server.schedules.audit.then(|| {
+                (
+                    settings.server.schedules.audit_check.0,
+                    settings.audit.clone(),
+                )
+            }),
+            routing: settings.alerts.routing(),
         };
+        let mut running = RunningOrgs::default();
+        for org in &orgs.detected {
+            if let Some(pack) = packs.get(org).cloned() {
+                let signal = signals.get(org).cloned().unwrap_or_default();
+                spawner.detection(&mut tasks, org, pack, signal);
+                running.detected.insert(org.clone());
+            }
+        }
         for (org, client) in &clients {
             let signal = signals.get(org).cloned().unwrap_or_default();
-            let client = client.clone();
-            let config = poller_config.clone();
-            let path = path.clone();
-            let org_name = org.clone();
-            let stopping_for_task = stopping.clone();
-            tasks.spawn(supervise(
-                Arc::clone(&board),
-                org.clone(),
-                "collect",
-                stopping.clone(),
-                move || {
-                    let client = client.clone();
-                    let config = config.clone();
-                    let path = path.clone();
-                    let org = org_name.clone();
-                    let signal = Arc::clone(&signal);
-                    let stopping = stopping_for_task.clone();
-                    async move {
-                        let poller = tokio::task::spawn_blocking(move || {
-                            collect::Poller::new(&path, &org, client, config)
-                                .map_err(|e| e.to_string())
-                        })
-                        .await
-                        .map_err(|e| e.to_string())??;
-                        let mut pages = poller.subscribe();
-                        let bridge = tokio::spawn(async move {
-                            while pages.changed().await.is_ok() {
-                                signal.notify_one();
-                            }
-                        });
-                        let result = poller.run(stopping).await;
-                        bridge.abort();
-                        result.map(|_| ()).map_err(|e| e.to_string())
-                    }
-                },
-            ));
+            spawner.collection(&mut tasks, org, client.clone(), signal);
+            spawner.audits(&mut tasks, org, client);
+            running.collected.insert(org.clone());
         }
 
         // The archive: seal, compact and retain on a schedule, for every org at once (the
@@ -465,50 +403,25 @@ impl Daemon {
             ));
         }
 
-        // Audit schedules per collected org.
-        if settings.server.schedules.audit {
-            let every = settings.server.schedules.audit_check.0;
-            for (org, client) in &clients {
-                let source = audit::okta_source::OktaDirectory::new(client.clone());
-                let schedule = settings.audit.clone();
-                let routing = settings.alerts.routing();
-                let path = path.clone();
-                let org_name = org.clone();
-                let waker = Arc::clone(&delivery_waker);
-                let stopping_for_task = stopping.clone();
-                tasks.spawn(supervise(
-                    Arc::clone(&board),
-                    org.clone(),
-                    "audit",
-                    stopping.clone(),
-                    move || {
-                        let source = source.clone();
-                        let schedule = schedule.clone();
-                        let routing = routing.clone();
-                        let path = path.clone();
-                        let org = org_name.clone();
-                        let waker = Arc::clone(&waker);
-                        let mut stopping = stopping_for_task.clone();
-                        async move {
-                            loop {
-                                audit_once(&path, &org, &source, &schedule, &routing, &waker)
-                                    .await?;
-                                tokio::select! {
-                                    _ = stopping.wait_for(|s| *s) => return Ok(()),
-                                    _ = tokio::time::sleep(every) => {}
-                                }
-                            }
-                        }
-                    },
-                ));
-            }
-        }
-
         tracing::info!(
             collected = ?orgs.collected, hooked = ?orgs.hooked, detected = ?orgs.detected,
             sinks = ?orgs.sinks, "idwatch daemon running."
         );
-        shutdown.await;
+        // Orgs that appear while the daemon runs (`idwatch import --org NEW`, `idwatch org
+        // add`) get their detection, collector and audits at the next check.
+        let mut signals = signals;
+        let mut check = tokio::time::interval(settings.server.schedules.org_check.0);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        check.tick().await;
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = check.tick() => {
+                    start_new_orgs(&settings, &spawner, &mut running, &mut signals, &mut tasks).await;
+                }
+            }
+        }
         tracing::info!("Shutting down: stopping every task.");
         let _ = stop.send(true);
         let deadline = tokio::time::sleep(SHUTDOWN_GRACE);
@@ -538,6 +451,260 @@ impl Daemon {
             tasks: states,
         })
     }
+}
+
+/// What spawning an org's tasks needs; shared by the start and the org watcher.
+struct OrgTasks {
+    board: Arc<TaskBoard>,
+    stopping: watch::Receiver<bool>,
+    path: PathBuf,
+    delivery_waker: Arc<Notify>,
+    detector_options: detect::DetectorOptions,
+    poller_config: collect::PollerConfig,
+    /// How often to ask whether an audit is due, and `[audit]`; `None` when audits are off.
+    audit: Option<(Duration, audit::AuditSchedule)>,
+    routing: store::alerts::AlertRouting,
+}
+
+/// Orgs whose tasks run.
+#[derive(Default)]
+struct RunningOrgs {
+    detected: BTreeSet<String>,
+    collected: BTreeSet<String>,
+    /// The last error of an org that could not start, so it is logged once, not every check.
+    failed: BTreeMap<(String, &'static str), String>,
+}
+
+impl OrgTasks {
+    /// Streaming detection for `org`, woken by `signal`.
+    fn detection(
+        &self,
+        tasks: &mut tokio::task::JoinSet<()>,
+        org: &str,
+        pack: Arc<detect::Pack>,
+        signal: Arc<Notify>,
+    ) {
+        let options = self.detector_options.clone();
+        let path = self.path.clone();
+        let org_name = org.to_string();
+        let waker = Arc::clone(&self.delivery_waker);
+        let stopping_for_task = self.stopping.clone();
+        tasks.spawn(supervise(
+            Arc::clone(&self.board),
+            org.to_string(),
+            "detect",
+            self.stopping.clone(),
+            move || {
+                let pack = Arc::clone(&pack);
+                let options = options.clone();
+                let path = path.clone();
+                let org = org_name.clone();
+                let signal = Arc::clone(&signal);
+                let waker = Arc::clone(&waker);
+                let stopping = stopping_for_task.clone();
+                async move {
+                    let service = tokio::task::spawn_blocking(move || {
+                        detect::DetectService::open(&path, &org, pack, options)
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?;
+                    service
+                        .with_ingest_signal(signal)
+                        .with_delivery_waker(waker)
+                        .run(stopped(stopping))
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                }
+            },
+        ));
+    }
+
+    /// The collector of `org`, each committed page firing `signal`.
+    fn collection(
+        &self,
+        tasks: &mut tokio::task::JoinSet<()>,
+        org: &str,
+        client: collect::OktaClient,
+        signal: Arc<Notify>,
+    ) {
+        let config = self.poller_config.clone();
+        let path = self.path.clone();
+        let org_name = org.to_string();
+        let stopping_for_task = self.stopping.clone();
+        tasks.spawn(supervise(
+            Arc::clone(&self.board),
+            org.to_string(),
+            "collect",
+            self.stopping.clone(),
+            move || {
+                let client = client.clone();
+                let config = config.clone();
+                let path = path.clone();
+                let org = org_name.clone();
+                let signal = Arc::clone(&signal);
+                let stopping = stopping_for_task.clone();
+                async move {
+                    let poller = tokio::task::spawn_blocking(move || {
+                        collect::Poller::new(&path, &org, client, config).map_err(|e| e.to_string())
+                    })
+                    .await
+                    .map_err(|e| e.to_string())??;
+                    let mut pages = poller.subscribe();
+                    let bridge = tokio::spawn(async move {
+                        while pages.changed().await.is_ok() {
+                            signal.notify_one();
+                        }
+                    });
+                    let result = poller.run(stopping).await;
+                    bridge.abort();
+                    result.map(|_| ()).map_err(|e| e.to_string())
+                }
+            },
+        ));
+    }
+
+    /// Roster snapshots and posture checks of `org`, when audits are on.
+    fn audits(
+        &self,
+        tasks: &mut tokio::task::JoinSet<()>,
+        org: &str,
+        client: &collect::OktaClient,
+    ) {
+        let Some((every, schedule)) = self.audit.clone() else {
+            return;
+        };
+        let source = audit::okta_source::OktaDirectory::new(client.clone());
+        let routing = self.routing.clone();
+        let path = self.path.clone();
+        let org_name = org.to_string();
+        let waker = Arc::clone(&self.delivery_waker);
+        let stopping_for_task = self.stopping.clone();
+        tasks.spawn(supervise(
+            Arc::clone(&self.board),
+            org.to_string(),
+            "audit",
+            self.stopping.clone(),
+            move || {
+                let source = source.clone();
+                let schedule = schedule.clone();
+                let routing = routing.clone();
+                let path = path.clone();
+                let org = org_name.clone();
+                let waker = Arc::clone(&waker);
+                let mut stopping = stopping_for_task.clone();
+                async move {
+                    loop {
+                        audit_once(&path, &org, &source, &schedule, &routing, &waker).await?;
+                        tokio::select! {
+                            _ = stopping.wait_for(|s| *s) => return Ok(()),
+                            _ = tokio::time::sleep(every) => {}
+                        }
+                    }
+                }
+            },
+        ));
+    }
+}
+
+/// Starts detection for orgs that appeared in the store, and the collector and audits for orgs
+/// that got a source, since the daemon started. An org whose rules or credentials do not work
+/// is logged (once per distinct error), shown on the task board and retried next check.
+async fn start_new_orgs(
+    settings: &DaemonSettings,
+    spawner: &OrgTasks,
+    running: &mut RunningOrgs,
+    signals: &mut BTreeMap<String, Arc<Notify>>,
+    tasks: &mut tokio::task::JoinSet<()>,
+) {
+    let path = settings.store_path.clone();
+    let listed = tokio::task::spawn_blocking(move || -> Result<_, store::StoreError> {
+        let store = Store::open_read_only(&path)?;
+        let orgs: Vec<String> = store.orgs()?.into_iter().map(|(_, name)| name).collect();
+        let sources: Vec<String> = store.sources()?.into_iter().map(|s| s.org).collect();
+        Ok((orgs, sources))
+    })
+    .await;
+    let (orgs, sources) = match listed {
+        Ok(Ok(lists)) => lists,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "Cannot list orgs for new ones; trying again next check.");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "Listing orgs failed; trying again next check.");
+            return;
+        }
+    };
+    let failed = |running: &mut RunningOrgs, org: &str, task: &'static str, error: String| {
+        let key = (org.to_string(), task);
+        if running.failed.get(&key) != Some(&error) {
+            tracing::error!(org, task, %error, "Cannot start a task for a new org; retrying each check.");
+            record_start_failure(&spawner.board, org, task, &error);
+            running.failed.insert(key, error);
+        }
+    };
+    let new_orgs: Vec<&String> = orgs
+        .iter()
+        .filter(|o| !running.detected.contains(*o))
+        .collect();
+    for org in new_orgs {
+        match detect::Pack::build(&settings.detect, &settings.detect_base, Some(org)) {
+            Ok(pack) => {
+                let signal = Arc::clone(signals.entry(org.clone()).or_default());
+                spawner.detection(tasks, org, Arc::new(pack), signal);
+                running.detected.insert(org.clone());
+                running.failed.remove(&(org.clone(), "detect"));
+                tracing::info!(org, "New org: detection started.");
+            }
+            Err(e) => failed(running, org, "detect", e.to_string()),
+        }
+    }
+    let new_sources: Vec<&String> = sources
+        .iter()
+        .filter(|o| !running.collected.contains(*o))
+        .collect();
+    for org in new_sources {
+        let client_config = client_config(&settings.server);
+        let path = settings.store_path.clone();
+        let name = org.clone();
+        let client = tokio::task::spawn_blocking(move || {
+            let store = Store::open_read_only(&path).map_err(|e| e.to_string())?;
+            collect::client_from_store(&store, &name, client_config).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
+        match client {
+            Ok(client) => {
+                let signal = Arc::clone(signals.entry(org.clone()).or_default());
+                spawner.collection(tasks, org, client.clone(), signal);
+                spawner.audits(tasks, org, &client);
+                running.collected.insert(org.clone());
+                running.failed.remove(&(org.clone(), "collect"));
+                tracing::info!(org, "New source: collector started.");
+            }
+            Err(e) => failed(running, org, "collect", e),
+        }
+    }
+}
+
+/// The API client settings of every collected org (`[server.collect] share`).
+fn client_config(server: &ServerConfig) -> collect::ClientConfig {
+    collect::ClientConfig {
+        rate: collect::RateConfig {
+            share: server.collect.share,
+            ..collect::RateConfig::default()
+        },
+        ..collect::ClientConfig::default()
+    }
+}
+
+/// Shows a task that could not start on the board (so `/metrics` has it).
+fn record_start_failure(board: &TaskBoard, org: &str, task: &'static str, error: &str) {
+    board.started(org, task);
+    board.stopped(org, task, Some(error.to_string()));
 }
 
 /// Completes when `stopping` turns true (or its sender is gone).

@@ -325,3 +325,45 @@ async fn the_archive_schedule_seals_evaluated_events_and_retention_drops_old_day
     assert!(verification.is_intact(), "{verification:?}");
     assert_eq!(verification.archive[0].retained_events, 10);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_org_imported_while_the_daemon_runs_gets_detection_without_a_restart() {
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let sink = capture().await;
+    let db = dir.path().join("data/idwatch.db");
+    let mut s = settings(dir.path(), &sink.url());
+    s.server.schedules.org_check = notify::duration::ConfigDuration(Duration::from_millis(200));
+    let daemon = start(s);
+    // Another process (`idwatch import --org newco`) stores an org the daemon has never seen.
+    {
+        let mut store = store::Store::open(&db).expect("store");
+        let org = store.ensure_org("newco").expect("org");
+        let events: Vec<okta::LogEvent> = (0..7)
+            .map(|n| okta::LogEvent::parse(&firing_event(n, 9)).expect("event"))
+            .collect();
+        store.commit_batch(org, &events, "import").expect("commit");
+    }
+    wait_until(Duration::from_secs(30), "7 alerts for newco", || {
+        let store = store::Store::open_read_only(&db).expect("store");
+        store
+            .list_alerts(&store::alerts::AlertFilter::default())
+            .expect("alerts")
+            .iter()
+            .filter(|a| a.org_name == "newco")
+            .count()
+            == 7
+    })
+    .await;
+    wait_until(Duration::from_secs(30), "7 deliveries", || {
+        sink.keys().len() == 7
+    })
+    .await;
+    let report = daemon.stop().await;
+    assert!(
+        report
+            .tasks
+            .contains_key(&("newco".to_string(), "detect".to_string())),
+        "{:?}",
+        report.tasks.keys()
+    );
+}

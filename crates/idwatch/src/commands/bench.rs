@@ -41,6 +41,10 @@ pub struct Args {
     /// `sigma`: read events from this NDJSON file instead of generating them.
     #[arg(long, value_name = "FILE")]
     file: Option<std::path::PathBuf>,
+    /// `sigma`: also run the RSigma CLI at this path on the same file and rules
+    /// (`rsigma engine eval -r RULES... -e @FILE`), for a side-by-side figure.
+    #[arg(long, value_name = "BIN")]
+    rsigma: Option<std::path::PathBuf>,
     /// `detect`: events stored per second.
     #[arg(long, default_value_t = 1000)]
     rate: u64,
@@ -121,6 +125,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                 users: args.users,
                 rules: args.rules,
                 file: args.file,
+                rsigma: args.rsigma,
             },
         );
     }

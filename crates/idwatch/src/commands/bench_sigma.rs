@@ -2,7 +2,9 @@
 //! NDJSON (parse each line into a `LogEvent`, run every rule and correlation through the
 //! `Correlator`) on one core, beside two baselines measured in the same run on the same lines:
 //! serde_json parsing alone, and `LogEvent` parsing alone. The same rules without `eventType`
-//! routing run as a variant; equal match counts show only the speed differs.
+//! routing run as a variant; equal match counts show only the speed differs. With `--rsigma
+//! BIN`, the RSigma CLI runs on the same file and rules as a child process, timed by the CPU
+//! time it used (so "per core" holds whatever threads it starts).
 
 use crate::config::Context;
 use anyhow::Context as _;
@@ -19,6 +21,7 @@ pub struct Options {
     pub users: usize,
     pub rules: Vec<PathBuf>,
     pub file: Option<PathBuf>,
+    pub rsigma: Option<PathBuf>,
 }
 
 pub fn run(ctx: &Context, opts: Options) -> anyhow::Result<()> {
@@ -116,6 +119,22 @@ pub fn run(ctx: &Context, opts: Options) -> anyhow::Result<()> {
         unrouted_rate,
         unrouted_matches.to_string(),
     );
+    if let Some(bin) = &opts.rsigma {
+        match run_rsigma(bin, &opts.rules, &path, lines.len()) {
+            Ok(r) => {
+                row(
+                    "rsigma CLI (engine eval), per CPU second",
+                    r.per_cpu_second,
+                    r.matches.to_string(),
+                );
+                println!(
+                    "  rsigma: {:.1} s wall, {:.1} s CPU (user+sys of the child), {} output lines",
+                    r.wall, r.cpu, r.matches
+                );
+            }
+            Err(e) => println!("rsigma CLI: not measured: {e:#}"),
+        }
+    }
     println!();
     println!(
         "correlation state at the end: {} groups, {} hits, ~{} bytes",
@@ -148,4 +167,79 @@ fn run_rules(rules: &Arc<RuleSet>, lines: &[String]) -> (f64, usize, sigma::Memo
     matches += out.len();
     let rate = n as f64 / started.elapsed().as_secs_f64().max(1e-9);
     (rate, matches, correlator.memory())
+}
+
+/// What one run of the RSigma CLI measured.
+struct RsigmaRun {
+    wall: f64,
+    cpu: f64,
+    per_cpu_second: f64,
+    matches: usize,
+}
+
+/// CPU seconds (user + system) of this process's waited-for children, from
+/// `/proc/self/stat` (fields 16 and 17, in clock ticks of 1/100 s).
+fn children_cpu_seconds() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("unexpected /proc/self/stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state); cutime is field 16, cstime field 17.
+    let tick = |i: usize| -> anyhow::Result<f64> {
+        fields
+            .get(i - 3)
+            .and_then(|f| f.parse::<f64>().ok())
+            .map(|t| t / 100.0)
+            .context("unexpected /proc/self/stat")
+    };
+    Ok(tick(16)? + tick(17)?)
+}
+
+/// Runs `BIN engine eval -r RULE_PATH... -e @FILE`, counting its output lines (one per match).
+fn run_rsigma(
+    bin: &std::path::Path,
+    rules: &[PathBuf],
+    file: &std::path::Path,
+    events: usize,
+) -> anyhow::Result<RsigmaRun> {
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(["engine", "eval"]);
+    for r in rules {
+        cmd.arg("-r").arg(r);
+    }
+    cmd.arg("-e").arg(format!("@{}", file.display()));
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let cpu_before = children_cpu_seconds()?;
+    let started = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let stdout = child.stdout.take().context("rsigma stdout")?;
+    let matches = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    let output = child.wait_with_output().context("waiting for rsigma")?;
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = children_cpu_seconds()? - cpu_before;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        anyhow::bail!(
+            "{} exited with {}: {}",
+            bin.display(),
+            output.status,
+            stderr.lines().take(5).collect::<Vec<_>>().join(" / ")
+        );
+    }
+    Ok(RsigmaRun {
+        wall,
+        cpu,
+        per_cpu_second: events as f64 / cpu.max(1e-9),
+        matches,
+    })
 }
