@@ -423,3 +423,28 @@ fn hunt_over_files_and_over_the_store_gives_the_same_matches() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).is_empty());
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_command_quietly() {
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let out = run(idwatch(&data)
+        .args(["import", "--org", "acme"])
+        .args(sample_files()));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The read end of stdout is closed before the command writes a line (`idwatch stats |
+    // head -0`): no panic message, exit 0, like grep or cat.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = run(idwatch(&data)
+        .arg("stats")
+        .stdout(Stdio::from(writer))
+        .env("RUST_BACKTRACE", "1"));
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        text(&out.stderr)
+    );
+    assert_eq!(text(&out.stderr), "", "nothing on stderr");
+}
