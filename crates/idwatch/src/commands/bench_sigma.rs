@@ -198,7 +198,8 @@ fn children_cpu_seconds() -> anyhow::Result<f64> {
     Ok(tick(16)? + tick(17)?)
 }
 
-/// Runs `BIN engine eval -r RULE_PATH... -e @FILE`, counting its output lines (one per match).
+/// Runs `BIN engine eval -r RULE_PATH... -e @FILE --output-format ndjson`, counting its output
+/// lines (one per match).
 fn run_rsigma(
     bin: &std::path::Path,
     rules: &[PathBuf],
@@ -210,7 +211,9 @@ fn run_rsigma(
     for r in rules {
         cmd.arg("-r").arg(r);
     }
-    cmd.arg("-e").arg(format!("@{}", file.display()));
+    cmd.arg("-e")
+        .arg(format!("@{}", file.display()))
+        .args(["--output-format", "ndjson"]);
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let cpu_before = children_cpu_seconds()?;
