@@ -476,6 +476,26 @@ struct RunningOrgs {
 }
 
 impl OrgTasks {
+    /// Runs `attempt` as `task` of `org` under the supervisor (restarts, the task board).
+    fn spawn<F, Fut>(
+        &self,
+        tasks: &mut tokio::task::JoinSet<()>,
+        org: &str,
+        task: &'static str,
+        attempt: F,
+    ) where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        tasks.spawn(supervise(
+            Arc::clone(&self.board),
+            org.to_string(),
+            task,
+            self.stopping.clone(),
+            attempt,
+        ));
+    }
+
     /// Streaming detection for `org`, woken by `signal`.
     fn detection(
         &self,
@@ -489,36 +509,30 @@ impl OrgTasks {
         let org_name = org.to_string();
         let waker = Arc::clone(&self.delivery_waker);
         let stopping_for_task = self.stopping.clone();
-        tasks.spawn(supervise(
-            Arc::clone(&self.board),
-            org.to_string(),
-            "detect",
-            self.stopping.clone(),
-            move || {
-                let pack = Arc::clone(&pack);
-                let options = options.clone();
-                let path = path.clone();
-                let org = org_name.clone();
-                let signal = Arc::clone(&signal);
-                let waker = Arc::clone(&waker);
-                let stopping = stopping_for_task.clone();
-                async move {
-                    let service = tokio::task::spawn_blocking(move || {
-                        detect::DetectService::open(&path, &org, pack, options)
-                    })
+        self.spawn(tasks, org, "detect", move || {
+            let pack = Arc::clone(&pack);
+            let options = options.clone();
+            let path = path.clone();
+            let org = org_name.clone();
+            let signal = Arc::clone(&signal);
+            let waker = Arc::clone(&waker);
+            let stopping = stopping_for_task.clone();
+            async move {
+                let service = tokio::task::spawn_blocking(move || {
+                    detect::DetectService::open(&path, &org, pack, options)
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+                service
+                    .with_ingest_signal(signal)
+                    .with_delivery_waker(waker)
+                    .run(stopped(stopping))
                     .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| e.to_string())?;
-                    service
-                        .with_ingest_signal(signal)
-                        .with_delivery_waker(waker)
-                        .run(stopped(stopping))
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                }
-            },
-        ));
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        });
     }
 
     /// The collector of `org`, each committed page firing `signal`.
@@ -533,36 +547,30 @@ impl OrgTasks {
         let path = self.path.clone();
         let org_name = org.to_string();
         let stopping_for_task = self.stopping.clone();
-        tasks.spawn(supervise(
-            Arc::clone(&self.board),
-            org.to_string(),
-            "collect",
-            self.stopping.clone(),
-            move || {
-                let client = client.clone();
-                let config = config.clone();
-                let path = path.clone();
-                let org = org_name.clone();
-                let signal = Arc::clone(&signal);
-                let stopping = stopping_for_task.clone();
-                async move {
-                    let poller = tokio::task::spawn_blocking(move || {
-                        collect::Poller::new(&path, &org, client, config).map_err(|e| e.to_string())
-                    })
-                    .await
-                    .map_err(|e| e.to_string())??;
-                    let mut pages = poller.subscribe();
-                    let bridge = tokio::spawn(async move {
-                        while pages.changed().await.is_ok() {
-                            signal.notify_one();
-                        }
-                    });
-                    let result = poller.run(stopping).await;
-                    bridge.abort();
-                    result.map(|_| ()).map_err(|e| e.to_string())
-                }
-            },
-        ));
+        self.spawn(tasks, org, "collect", move || {
+            let client = client.clone();
+            let config = config.clone();
+            let path = path.clone();
+            let org = org_name.clone();
+            let signal = Arc::clone(&signal);
+            let stopping = stopping_for_task.clone();
+            async move {
+                let poller = tokio::task::spawn_blocking(move || {
+                    collect::Poller::new(&path, &org, client, config).map_err(|e| e.to_string())
+                })
+                .await
+                .map_err(|e| e.to_string())??;
+                let mut pages = poller.subscribe();
+                let bridge = tokio::spawn(async move {
+                    while pages.changed().await.is_ok() {
+                        signal.notify_one();
+                    }
+                });
+                let result = poller.run(stopping).await;
+                bridge.abort();
+                result.map(|_| ()).map_err(|e| e.to_string())
+            }
+        });
     }
 
     /// Roster snapshots and posture checks of `org`, when audits are on.
@@ -581,30 +589,24 @@ impl OrgTasks {
         let org_name = org.to_string();
         let waker = Arc::clone(&self.delivery_waker);
         let stopping_for_task = self.stopping.clone();
-        tasks.spawn(supervise(
-            Arc::clone(&self.board),
-            org.to_string(),
-            "audit",
-            self.stopping.clone(),
-            move || {
-                let source = source.clone();
-                let schedule = schedule.clone();
-                let routing = routing.clone();
-                let path = path.clone();
-                let org = org_name.clone();
-                let waker = Arc::clone(&waker);
-                let mut stopping = stopping_for_task.clone();
-                async move {
-                    loop {
-                        audit_once(&path, &org, &source, &schedule, &routing, &waker).await?;
-                        tokio::select! {
-                            _ = stopping.wait_for(|s| *s) => return Ok(()),
-                            _ = tokio::time::sleep(every) => {}
-                        }
+        self.spawn(tasks, org, "audit", move || {
+            let source = source.clone();
+            let schedule = schedule.clone();
+            let routing = routing.clone();
+            let path = path.clone();
+            let org = org_name.clone();
+            let waker = Arc::clone(&waker);
+            let mut stopping = stopping_for_task.clone();
+            async move {
+                loop {
+                    audit_once(&path, &org, &source, &schedule, &routing, &waker).await?;
+                    tokio::select! {
+                        _ = stopping.wait_for(|s| *s) => return Ok(()),
+                        _ = tokio::time::sleep(every) => {}
                     }
                 }
-            },
-        ));
+            }
+        });
     }
 }
 

@@ -174,10 +174,38 @@ pub struct ImportReport {
 }
 
 /// Per correlation: its groups and the ones with work to do.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct CorrelationState {
     groups: HashMap<GroupKey, Group>,
     dirty: HashSet<GroupKey>,
+    /// A lower bound on the earliest time at which a dirty group has work (see [`Group::due`]):
+    /// while the watermark has not passed it, `advance` skips this correlation without looking
+    /// at its groups. `i64::MIN` means "look".
+    next_due: i64,
+}
+
+impl Default for CorrelationState {
+    fn default() -> Self {
+        CorrelationState {
+            groups: HashMap::new(),
+            dirty: HashSet::new(),
+            next_due: i64::MIN,
+        }
+    }
+}
+
+impl Group {
+    /// The time after which [`process_group`] has work on this group: the first unprocessed
+    /// hit, or the end of its open window. It does nothing while the watermark is at or below
+    /// this (`hits[processed].ts < w` and `open + span < w` are its only triggers).
+    fn due(&self, def: &CorrelationDef) -> i64 {
+        let next_hit = self.hits.get(self.processed).map_or(i64::MAX, |h| h.ts);
+        let close = match (def.mode, self.open) {
+            (Mode::AtClose, Some(open)) => open.saturating_add(def.timespan_ms),
+            _ => i64::MAX,
+        };
+        next_hit.min(close)
+    }
 }
 
 /// Streaming detection and correlation over one rule set. See the module doc.
@@ -443,6 +471,7 @@ impl Correlator {
             self.evict_oldest_groups();
         }
         let cap = self.config.max_hits_per_group.max(1);
+        let hit_ts = hit.ts;
         let cs = &mut self.state[ci];
         let group = cs.groups.entry(key.clone()).or_default();
         let at = group.hits.partition_point(|h| h.order() < hit.order());
@@ -456,6 +485,7 @@ impl Correlator {
             group.processed = group.processed.saturating_sub(1);
             self.stats.dropped_hits += 1;
         }
+        cs.next_due = cs.next_due.min(hit_ts);
         cs.dirty.insert(key);
     }
 
@@ -481,23 +511,45 @@ impl Correlator {
         let first = out.len();
         for &ci in &rules.correlation_order {
             let def = &rules.correlations[ci];
-            let mut dirty: Vec<GroupKey> = self.state[ci].dirty.drain().collect();
-            dirty.sort();
+            if self.state[ci].next_due >= w {
+                continue; // no dirty group has work before the watermark passes next_due
+            }
+            // The dirty groups with work now; the others stay dirty untouched.
+            let cs = &mut self.state[ci];
+            let mut next_due = i64::MAX;
+            let mut due: Vec<GroupKey> = Vec::new();
+            for key in &cs.dirty {
+                match cs.groups.get(key) {
+                    Some(g) => {
+                        let at = g.due(def);
+                        if at < w {
+                            due.push(key.clone());
+                        } else {
+                            next_due = next_due.min(at);
+                        }
+                    }
+                    None => due.push(key.clone()),
+                }
+            }
+            due.sort();
             let mut fired: Vec<Match> = Vec::new();
-            for key in dirty {
-                let Some(mut group) = self.state[ci].groups.remove(&key) else {
+            for key in due {
+                cs.dirty.remove(&key);
+                let Some(mut group) = cs.groups.remove(&key) else {
                     continue;
                 };
                 process_group(&rules, def, &key, &mut group, w, &self.config, &mut fired);
                 prune(def, &mut group, w);
                 let pending = group.processed < group.hits.len() || group.open.is_some();
                 if pending {
-                    self.state[ci].dirty.insert(key.clone());
+                    next_due = next_due.min(group.due(def));
+                    cs.dirty.insert(key.clone());
                 }
                 if !group.hits.is_empty() || group.open.is_some() {
-                    self.state[ci].groups.insert(key, group);
+                    cs.groups.insert(key, group);
                 }
             }
+            cs.next_due = next_due;
             for m in fired {
                 self.stats.correlation_matches += 1;
                 self.feed_parents(def.rule, &m);

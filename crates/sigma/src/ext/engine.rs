@@ -170,6 +170,23 @@ impl KindState {
 struct RuleRuntime {
     pending: Vec<Pending>,
     state: KindState,
+    /// A lower bound on the earliest pending hit and the earliest open absence deadline:
+    /// `advance` leaves the rule alone while the watermark has not passed it.
+    next_due: i64,
+}
+
+impl RuleRuntime {
+    /// The exact earliest time something of this rule becomes due.
+    fn earliest_due(&self) -> i64 {
+        let pending = self.pending.iter().map(|p| p.ts).min().unwrap_or(i64::MAX);
+        let open = match &self.state {
+            KindState::Absence { open, .. } => {
+                open.iter().map(|o| o.deadline).min().unwrap_or(i64::MAX)
+            }
+            _ => i64::MAX,
+        };
+        pending.min(open)
+    }
 }
 
 /// The saved state of every extension rule: part of [`crate::CorrelatorState`].
@@ -217,6 +234,7 @@ impl ExtEngine {
                 .map(|d| RuleRuntime {
                     pending: Vec::new(),
                     state: KindState::new(&d.spec),
+                    next_due: i64::MIN,
                 })
                 .collect(),
             origin: None,
@@ -263,7 +281,9 @@ impl ExtEngine {
                 };
                 let values = fields.iter().map(|f| f.first(event.doc())).collect();
                 self.stats.hits += 1;
-                self.rules[xi].pending.push(Pending {
+                let rt = &mut self.rules[xi];
+                rt.next_due = rt.next_due.min(at_ms);
+                rt.pending.push(Pending {
                     ts: at_ms,
                     role,
                     uuid: event.uuid().0.clone(),
@@ -281,6 +301,9 @@ impl ExtEngine {
         let first = out.len();
         let origin = self.origin;
         for (xi, rt) in self.rules.iter_mut().enumerate() {
+            if rt.next_due >= w {
+                continue; // nothing pending or open is older than the watermark
+            }
             let def = &rules.ext[xi];
             let mut due: Vec<Pending> = Vec::new();
             if rt.pending.iter().any(|p| p.ts < w) {
@@ -302,6 +325,7 @@ impl ExtEngine {
                 ctx.process(&mut rt.state, hit);
             }
             ctx.expire(&mut rt.state, w);
+            rt.next_due = rt.earliest_due();
         }
         self.stats.matches += (out.len() - first) as u64;
         out[first..].sort_by(|a, b| {
@@ -421,6 +445,7 @@ impl ExtEngine {
                     self.rules[xi] = RuleRuntime {
                         pending: sr.pending,
                         state: sr.state,
+                        next_due: i64::MIN,
                     }
                 }
                 None => dropped.push(sr.rule),
