@@ -226,7 +226,12 @@ enum Source {
     Hot {
         org: Arc<str>,
         id: OrgId,
+        /// Read events with seq above this…
         after: i64,
+        /// …up to this one: the seqs that can hold the time bounds.
+        last: i64,
+        /// The org's batch spans, for `ingested_at` (read once per statement).
+        times: Arc<Vec<(i64, i64, i64)>>,
     },
 }
 
@@ -304,17 +309,27 @@ impl EventsCursor {
                 Source::Segment { org, path } => {
                     self.reader = Some(self.open_segment(&path, org)?);
                 }
-                Source::Hot { org, id, after } => {
-                    let events = self.store.read_after(id, after, 4096).map_err(sql_error)?;
-                    let Some(last) = events.last().map(|e| e.seq) else {
+                Source::Hot {
+                    org,
+                    id,
+                    after,
+                    last,
+                    times,
+                } => {
+                    let mut events = self.store.read_after(id, after, 4096).map_err(sql_error)?;
+                    events.retain(|e| e.seq <= last);
+                    let Some(read_to) = events.last().map(|e| e.seq) else {
                         continue;
                     };
-                    self.sources.push_front(Source::Hot {
-                        org: org.clone(),
-                        id,
-                        after: last,
-                    });
-                    let times = self.store.batch_times(id).map_err(sql_error)?;
+                    if read_to < last {
+                        self.sources.push_front(Source::Hot {
+                            org: org.clone(),
+                            id,
+                            after: read_to,
+                            last,
+                            times: Arc::clone(&times),
+                        });
+                    }
                     let ingested = |seq: i64| {
                         let i = times.partition_point(|(start, _, _)| *start <= seq);
                         if i > 0 && seq < times[i - 1].0 + times[i - 1].1 {
@@ -473,7 +488,22 @@ unsafe impl VTabCursor for EventsCursor {
                     path: self.root.join(&s.record.path),
                 });
             }
-            self.sources.push_back(Source::Hot { org, id, after: 0 });
+            // Only the seqs whose events can be in the time bounds (the published index
+            // answers this), so a bounded statement does not decode the whole hot tier.
+            let span = self
+                .store
+                .seq_span_published(id, self.since, self.until)
+                .map_err(sql_error)?;
+            if let Some((first, last)) = span {
+                let times = Arc::new(self.store.batch_times(id).map_err(sql_error)?);
+                self.sources.push_back(Source::Hot {
+                    org,
+                    id,
+                    after: first - 1,
+                    last,
+                    times,
+                });
+            }
         }
         self.rowid = 0;
         self.load_next()

@@ -722,3 +722,54 @@ fn events_the_detector_has_not_evaluated_stay_hot() {
     assert!(hot.iter().any(|e| e.seq == 1000));
     assert_eq!(hot.len() as u64 + report.events, 1000);
 }
+
+#[test]
+fn bounded_sql_over_a_large_hot_tier_reads_only_the_seqs_in_range_and_misses_nothing() {
+    // More hot events than one read chunk (4,096), none sealed.
+    let f = fixture(10_000);
+    let (first, last) = published_range(&f);
+    let source = archive::sql::SqlSource {
+        store_path: f.db.clone(),
+        archive_root: f.root.clone(),
+    };
+    let published: Vec<i64> = f
+        .raws
+        .iter()
+        .map(|r| LogEvent::parse(r).expect("parse").published_micros())
+        .collect();
+    let text = |t: i64| {
+        chrono::DateTime::<chrono::Utc>::from_timestamp_micros(t)
+            .expect("time")
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string()
+    };
+    let span = last - first;
+    for (lo, hi) in [(0, 1), (1, 5), (3, 7), (9, 10), (0, 10)] {
+        let since = first + span * lo / 10;
+        let until = first + span * hi / 10 + if hi == 10 { 1 } else { 0 };
+        let mut count = None;
+        archive::sql::run(
+            &source,
+            &format!(
+                "SELECT count(*) FROM events WHERE published_us >= {since} AND published_us < {until} AND published >= '{}'",
+                text(since)
+            ),
+            &mut |o| {
+                if let archive::sql::SqlOutput::Row(r) = o {
+                    count = Some(r[0].clone());
+                }
+                Ok(())
+            },
+        )
+        .expect("sql");
+        let expected = published
+            .iter()
+            .filter(|t| **t >= since && **t < until)
+            .count() as i64;
+        assert_eq!(
+            count,
+            Some(archive::sql::SqlValue::Integer(expected)),
+            "[{lo}/10, {hi}/10) of the range"
+        );
+    }
+}

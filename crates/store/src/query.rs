@@ -520,6 +520,27 @@ impl Store {
         })
     }
 
+    /// The lowest and highest seq of `org`'s hot events published in `[since, until)` (µs), or
+    /// `None` when there are none: what a time-bounded scan in seq order has to read.
+    pub fn seq_span_published(
+        &self,
+        org: OrgId,
+        since: i64,
+        until: i64,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT min(seq), max(seq) FROM events
+                 WHERE org = ?1 AND published >= ?2 AND published < ?3",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(rusqlite::params![org.0, since, until], |r| {
+                    Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?))
+                })
+            })
+            .context("reading the seq span of a time range")
+    }
+
     /// Up to `limit` events of `org` stored after `after_seq`, in insertion order: how a
     /// streaming consumer (detection, archive sealing) follows the store. Returns an empty
     /// vector when it has caught up.
