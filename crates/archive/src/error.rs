@@ -40,9 +40,6 @@ pub enum ArchiveError {
     /// A duration or option that cannot be used.
     #[error("{0}")]
     Invalid(String),
-    /// SQL over the archive failed.
-    #[error("sql: {0}")]
-    Sql(String),
 }
 
 impl ArchiveError {

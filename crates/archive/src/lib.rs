@@ -1,8 +1,8 @@
 //! The archive tier: events sealed from the SQLite hot tier into Parquet segments (Hive layout
 //! `org=…/date=…/hour=…`, zstd), recorded in the store's catalog and covered by the archive's
 //! own hash chain; queries that span both tiers ([`Tiers`]); tamper evidence over segments
-//! ([`verify`]); retention with a checkpoint; export; and SQL over both tiers through SQLite
-//! virtual tables ([`sql`]).
+//! ([`verify`]); retention with a checkpoint; export. SQL over both tiers is the `sql`
+//! crate (DataFusion), kept out of this one so ingest and detection never build it.
 //!
 //! Where things are decided:
 //! - [`layout`]: paths and partitions. [`schema`]: the columns. [`writer`]: one file, fsynced.
@@ -10,7 +10,7 @@
 //!   [`scheduled_seal`].
 //! - [`reader`] and [`pivot`]: pruning by statistics, deciding on pivots before raw JSON.
 //!   [`terms`]: per-segment Bloom filters that skip segments for `eq` lookups.
-//! - [`tiers`]: hot ∪ archive. [`verify`]: both chains and every file. [`export`]. [`sql`].
+//! - [`tiers`]: hot ∪ archive. [`verify`]: both chains and every file. [`export`].
 
 pub mod error;
 pub mod export;
@@ -19,7 +19,6 @@ pub mod pivot;
 pub mod reader;
 pub mod schema;
 pub mod seal;
-pub mod sql;
 pub mod terms;
 pub mod tiers;
 pub mod verify;

@@ -1,8 +1,7 @@
 //! The archive end to end on real SQLite files and real Parquet files, with events from the
 //! simulator's generator: sealing keeps every query's answer (fixed and random filters, both
 //! orders, limits), verify names tampered files and rows, retention keeps the chain verifiable,
-//! a crash mid-seal is cleaned up, an independent reader (pyarrow) reads our files, SQL agrees
-//! with the query path, and export round-trips.
+//! a crash mid-seal is cleaned up, an independent reader (pyarrow) reads our files, and export round-trips.
 
 use archive::{ArchiveWriter, Tiers};
 use okta::filter::Filter;
@@ -576,77 +575,6 @@ for u in t.column("uuid").to_pylist():
 }
 
 #[test]
-fn sql_agrees_with_the_query_path_on_both_tiers() {
-    let f = fixture(3000);
-    let (first, last) = published_range(&f);
-    seal(&f, first + (last - first) / 2);
-    let source = archive::sql::SqlSource {
-        store_path: f.db.clone(),
-        archive_root: f.root.clone(),
-    };
-    let rows = |sql: &str| -> Vec<Vec<archive::sql::SqlValue>> {
-        let mut out = Vec::new();
-        archive::sql::run(&source, sql, &mut |o| {
-            if let archive::sql::SqlOutput::Row(r) = o {
-                out.push(r);
-            }
-            Ok(())
-        })
-        .expect("sql");
-        out
-    };
-    let int = |v: &archive::sql::SqlValue| match v {
-        archive::sql::SqlValue::Integer(i) => *i,
-        other => panic!("not an integer: {other:?}"),
-    };
-    let total = rows("SELECT count(*), count(DISTINCT uuid), sum(tier = 'hot') > 0, sum(tier = 'archive') > 0 FROM events");
-    assert_eq!(int(&total[0][0]) as usize, f.raws.len());
-    assert_eq!(int(&total[0][1]) as usize, f.raws.len());
-    assert_eq!(
-        (int(&total[0][2]), int(&total[0][3])),
-        (1, 1),
-        "both tiers answer"
-    );
-    let store = Store::open_read_only(&f.db).expect("open");
-    for (event_type, n) in rows("SELECT event_type, count(*) FROM events GROUP BY 1")
-        .iter()
-        .map(|r| (r[0].clone(), int(&r[1])))
-    {
-        let archive::sql::SqlValue::Text(t) = event_type else {
-            panic!("event_type is text")
-        };
-        let q = EventQuery {
-            filter: Some(Filter::parse(&format!("eventType eq \"{t}\"")).expect("filter")),
-            ..EventQuery::default()
-        };
-        assert_eq!(
-            uuids_tiers(&store, &f.root, f.org, &q).len() as i64,
-            n,
-            "{t}"
-        );
-    }
-    // JSON functions on raw, and time bounds (pruned, then re-checked by SQLite).
-    let mid = chrono::DateTime::<chrono::Utc>::from_timestamp_micros(first + (last - first) / 2)
-        .expect("time")
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string();
-    let sql_count = int(&rows(&format!(
-        "SELECT count(*) FROM events WHERE published >= '{mid}' AND json_extract(raw, '$.actor.alternateId') = actor_alternate_id"
-    ))[0][0]);
-    let expected = f
-        .raws
-        .iter()
-        .map(|r| LogEvent::parse(r).expect("parse"))
-        .filter(|e| {
-            e.published().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string() >= mid
-                && e.actor().alternate_id.is_some()
-                && e.doc()["actor"]["alternateId"].is_string()
-        })
-        .count() as i64;
-    assert_eq!(sql_count, expected);
-}
-
-#[test]
 fn export_round_trips_both_formats() {
     let f = fixture(2000);
     let (first, last) = published_range(&f);
@@ -721,55 +649,4 @@ fn events_the_detector_has_not_evaluated_stay_hot() {
     );
     assert!(hot.iter().any(|e| e.seq == 1000));
     assert_eq!(hot.len() as u64 + report.events, 1000);
-}
-
-#[test]
-fn bounded_sql_over_a_large_hot_tier_reads_only_the_seqs_in_range_and_misses_nothing() {
-    // More hot events than one read chunk (4,096), none sealed.
-    let f = fixture(10_000);
-    let (first, last) = published_range(&f);
-    let source = archive::sql::SqlSource {
-        store_path: f.db.clone(),
-        archive_root: f.root.clone(),
-    };
-    let published: Vec<i64> = f
-        .raws
-        .iter()
-        .map(|r| LogEvent::parse(r).expect("parse").published_micros())
-        .collect();
-    let text = |t: i64| {
-        chrono::DateTime::<chrono::Utc>::from_timestamp_micros(t)
-            .expect("time")
-            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string()
-    };
-    let span = last - first;
-    for (lo, hi) in [(0, 1), (1, 5), (3, 7), (9, 10), (0, 10)] {
-        let since = first + span * lo / 10;
-        let until = first + span * hi / 10 + if hi == 10 { 1 } else { 0 };
-        let mut count = None;
-        archive::sql::run(
-            &source,
-            &format!(
-                "SELECT count(*) FROM events WHERE published_us >= {since} AND published_us < {until} AND published >= '{}'",
-                text(since)
-            ),
-            &mut |o| {
-                if let archive::sql::SqlOutput::Row(r) = o {
-                    count = Some(r[0].clone());
-                }
-                Ok(())
-            },
-        )
-        .expect("sql");
-        let expected = published
-            .iter()
-            .filter(|t| **t >= since && **t < until)
-            .count() as i64;
-        assert_eq!(
-            count,
-            Some(archive::sql::SqlValue::Integer(expected)),
-            "[{lo}/10, {hi}/10) of the range"
-        );
-    }
 }

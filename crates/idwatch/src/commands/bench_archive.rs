@@ -339,14 +339,14 @@ pub fn run(ctx: &Context, opts: Options) -> anyhow::Result<()> {
     );
     let sql = "SELECT event_type, count(*) FROM events GROUP BY event_type";
     let sql_time = |store_path: &Path| -> anyhow::Result<Duration> {
-        let source = archive::sql::SqlSource {
+        let source = sql::SqlSource {
             store_path: store_path.to_path_buf(),
             archive_root: root.clone(),
         };
         let mut runs = Vec::new();
         for _ in 0..repeat {
             let t = Instant::now();
-            archive::sql::run(&source, sql, &mut |_| Ok(()))?;
+            sql::run(&source, sql, &mut |_| Ok(()))?;
             runs.push(t.elapsed());
         }
         Ok(median(runs))

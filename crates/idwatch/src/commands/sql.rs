@@ -1,10 +1,10 @@
-//! `idwatch sql "SELECT …"`: SQL over both tiers through SQLite and the `events` virtual table
-//! (see `archive::sql` for its columns), with JSON functions on the raw column
-//! (`json_extract(raw, '$.actor.alternateId')`); output as a table, CSV or JSON.
+//! `idwatch sql "SELECT …"`: SQL over both tiers through DataFusion and the `events` table (see
+//! the `sql` crate for its columns), with `json_extract(raw, '$.actor.alternateId')` on the raw
+//! column; output as a table, CSV or JSON.
 
 use crate::config::Context;
 use crate::exit::Exit;
-use archive::sql::SqlValue as Value;
+use sql::SqlValue as Value;
 use std::io::Write;
 
 /// Arguments of `idwatch sql`.
@@ -30,10 +30,6 @@ fn text(v: &Value) -> String {
         Value::Integer(i) => i.to_string(),
         Value::Real(f) => f.to_string(),
         Value::Text(s) => s.clone(),
-        Value::Blob(b) => format!(
-            "x'{}'",
-            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-        ),
     }
 }
 
@@ -45,11 +41,6 @@ fn json(v: Value) -> serde_json::Value {
             .map(serde_json::Value::Number)
             .unwrap_or(serde_json::Value::Null),
         Value::Text(s) => s.into(),
-        Value::Blob(b) => b
-            .iter()
-            .map(|x| format!("{x:02x}"))
-            .collect::<String>()
-            .into(),
     }
 }
 
@@ -60,7 +51,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             ctx.store_path().display()
         )));
     }
-    let source = archive::sql::SqlSource {
+    let source = sql::SqlSource {
         store_path: ctx.store_path(),
         archive_root: super::seal::archive_root(ctx),
     };
@@ -71,8 +62,8 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let mut io_error: Option<std::io::Error> = None;
     let format = args.format;
     let mut first = true;
-    let result = archive::sql::run(&source, &args.statement, &mut |output| match output {
-        archive::sql::SqlOutput::Header(header) => {
+    let result = sql::run(&source, &args.statement, &mut |output| match output {
+        sql::SqlOutput::Header(header) => {
             names = header.to_vec();
             if format == SqlFormat::Csv {
                 if let Err(e) = writeln!(
@@ -90,7 +81,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        archive::sql::SqlOutput::Row(row) => {
+        sql::SqlOutput::Row(row) => {
             let written = match format {
                 SqlFormat::Table => {
                     table.push(row.iter().map(text).collect());
@@ -123,9 +114,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     });
     let rows = match result {
         Ok(n) => n,
-        Err(archive::ArchiveError::Sql(message)) => {
-            return Err(Exit::bad_input(format!("sql: {message}")))
-        }
+        Err(sql::SqlError::Sql(message)) => return Err(Exit::bad_input(format!("sql: {message}"))),
         Err(e) => return Err(e.into()),
     };
     if let Some(e) = io_error {
