@@ -122,13 +122,13 @@ pub(crate) fn json_extract() -> ScalarUDF {
                     ColumnarValue::Scalar(_) => None,
                 })
                 .unwrap_or(1);
-            let [json, path] = args else {
+            let [json_arg, path_arg] = args else {
                 return Err(DataFusionError::Plan(
                     "json_extract(json, path) takes two arguments".into(),
                 ));
             };
-            let json = as_strings(json, rows)?;
-            let paths = as_strings(path, rows)?;
+            let json = as_strings(json_arg, rows)?;
+            let paths = as_strings(path_arg, rows)?;
             let (json, paths) = (json.as_string::<i32>(), paths.as_string::<i32>());
             let mut out = StringBuilder::with_capacity(rows, rows * 16);
             // The path is almost always a constant: parse it once.
@@ -147,7 +147,7 @@ pub(crate) fn json_extract() -> ScalarUDF {
                 out.append_option(extract(json.value(i), steps));
             }
             let array: ArrayRef = Arc::new(out.finish());
-            Ok(match (&args[0], &args[1]) {
+            Ok(match (json_arg, path_arg) {
                 (ColumnarValue::Scalar(_), ColumnarValue::Scalar(_)) => ColumnarValue::Scalar(
                     datafusion::scalar::ScalarValue::try_from_array(&array, 0)?,
                 ),

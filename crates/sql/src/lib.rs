@@ -155,15 +155,19 @@ async fn context(source: &SqlSource) -> Result<SessionContext, SqlError> {
         let cold = format!("__archive_{}", id.0);
         ctx.register_table(
             hot.as_str(),
-            Arc::new(tables::HotTable::new(source.store_path.clone(), id)),
+            Arc::new(tables::TierTable::new(
+                source.store_path.clone(),
+                id,
+                tables::Tier::Hot,
+            )),
         )
         .map_err(df)?;
         ctx.register_table(
             cold.as_str(),
-            Arc::new(tables::ArchiveTable::new(
+            Arc::new(tables::TierTable::new(
                 source.store_path.clone(),
-                source.archive_root.clone(),
                 id,
+                tables::Tier::Archive(source.archive_root.clone()),
             )),
         )
         .map_err(df)?;

@@ -1,7 +1,7 @@
-//! The two table providers behind `events`: [`ArchiveTable`] (one org's live Parquet segments,
-//! pruned by the catalog's time bounds, then scanned by DataFusion's Parquet reader) and
-//! [`HotTable`] (one org's hot-tier events, read in seq order from the store and turned into
-//! the segment schema's Arrow batches on a blocking thread). Both take every filter as
+//! The table provider behind `events`, [`TierTable`], one per org and tier: the archive's live
+//! Parquet segments (pruned by the catalog's time bounds, then scanned by DataFusion's Parquet
+//! reader) or the hot tier (read in seq order from the store and turned into the segment
+//! schema's Arrow batches on a blocking thread). Both take every filter as
 //! `Inexact` (DataFusion re-checks them) and derive time bounds on `published` from the ones
 //! they understand.
 
@@ -87,26 +87,77 @@ fn store_error(e: impl std::fmt::Display) -> DataFusionError {
     DataFusionError::External(e.to_string().into())
 }
 
-/// One org's sealed segments.
+/// Which tier a [`TierTable`] reads.
 #[derive(Debug)]
-pub(crate) struct ArchiveTable {
-    store_path: PathBuf,
-    root: PathBuf,
-    org: OrgId,
+pub(crate) enum Tier {
+    /// The sealed segments under this archive root.
+    Archive(PathBuf),
+    /// The hot tier.
+    Hot,
 }
 
-impl ArchiveTable {
-    pub(crate) fn new(store_path: PathBuf, root: PathBuf, org: OrgId) -> Self {
-        ArchiveTable {
+/// One org's events in one tier.
+#[derive(Debug)]
+pub(crate) struct TierTable {
+    store_path: PathBuf,
+    org: OrgId,
+    tier: Tier,
+}
+
+impl TierTable {
+    pub(crate) fn new(store_path: PathBuf, org: OrgId, tier: Tier) -> Self {
+        TierTable {
             store_path,
-            root,
             org,
+            tier,
         }
+    }
+
+    /// Live segments that can hold `[since, until)`, then DataFusion's Parquet scan over them.
+    async fn scan_archive(
+        &self,
+        root: &std::path::Path,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+        (since, until): (i64, i64),
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let store = Store::open_read_only(&self.store_path).map_err(store_error)?;
+        let segments = store
+            .live_segments(
+                self.org,
+                (since != i64::MIN).then_some(since),
+                (until != i64::MAX).then_some(until),
+            )
+            .map_err(store_error)?;
+        drop(store);
+        if segments.is_empty() {
+            let projected = match projection {
+                Some(p) => Arc::new(schema().project(p)?),
+                None => schema(),
+            };
+            return Ok(Arc::new(EmptyExec::new(projected)));
+        }
+        let urls = segments
+            .iter()
+            .map(|s| ListingTableUrl::parse(root.join(&s.record.path).to_string_lossy()))
+            .collect::<Result<Vec<_>>>()?;
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+            .with_file_extension(".parquet")
+            .with_collect_stat(false)
+            .with_target_partitions(state.config().target_partitions());
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(schema());
+        ListingTable::try_new(config)?
+            .scan(state, projection, filters, limit)
+            .await
     }
 }
 
 #[async_trait]
-impl TableProvider for ArchiveTable {
+impl TableProvider for TierTable {
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -133,99 +184,26 @@ impl TableProvider for ArchiveTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let (since, until) = time_bounds(filters);
-        let store = Store::open_read_only(&self.store_path).map_err(store_error)?;
-        let segments = store
-            .live_segments(
-                self.org,
-                (since != i64::MIN).then_some(since),
-                (until != i64::MAX).then_some(until),
-            )
-            .map_err(store_error)?;
-        drop(store);
-        let projected = match projection {
-            Some(p) => Arc::new(schema().project(p)?),
-            None => schema(),
+        let bounds = time_bounds(filters);
+        let Tier::Archive(root) = &self.tier else {
+            let partition = HotPartition {
+                schema: schema(),
+                store_path: self.store_path.clone(),
+                org: self.org,
+                since: bounds.0,
+                until: bounds.1,
+            };
+            return Ok(Arc::new(StreamingTableExec::try_new(
+                schema(),
+                vec![Arc::new(partition)],
+                projection,
+                [],
+                false,
+                limit,
+            )?));
         };
-        if segments.is_empty() {
-            return Ok(Arc::new(EmptyExec::new(projected)));
-        }
-        let urls = segments
-            .iter()
-            .map(|s| {
-                let path = self.root.join(&s.record.path);
-                ListingTableUrl::parse(path.to_string_lossy())
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-            .with_file_extension(".parquet")
-            .with_collect_stat(false)
-            .with_target_partitions(state.config().target_partitions());
-        let config = ListingTableConfig::new_with_multi_paths(urls)
-            .with_listing_options(options)
-            .with_schema(schema());
-        let listing = ListingTable::try_new(config)?;
-        listing.scan(state, projection, filters, limit).await
-    }
-}
-
-/// One org's hot-tier events.
-#[derive(Debug)]
-pub(crate) struct HotTable {
-    store_path: PathBuf,
-    org: OrgId,
-}
-
-impl HotTable {
-    pub(crate) fn new(store_path: PathBuf, org: OrgId) -> Self {
-        HotTable { store_path, org }
-    }
-}
-
-#[async_trait]
-impl TableProvider for HotTable {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn schema(&self) -> SchemaRef {
-        schema()
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::Base
-    }
-
-    fn supports_filters_pushdown(
-        &self,
-        filters: &[&Expr],
-    ) -> Result<Vec<TableProviderFilterPushDown>> {
-        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
-    }
-
-    async fn scan(
-        &self,
-        _state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let (since, until) = time_bounds(filters);
-        let partition = HotPartition {
-            schema: schema(),
-            store_path: self.store_path.clone(),
-            org: self.org,
-            since,
-            until,
-        };
-        Ok(Arc::new(StreamingTableExec::try_new(
-            schema(),
-            vec![Arc::new(partition)],
-            projection,
-            [],
-            false,
-            limit,
-        )?))
+        self.scan_archive(root, state, projection, filters, limit, bounds)
+            .await
     }
 }
 
