@@ -80,6 +80,10 @@ pub struct HookStatus {
     pub deliveries: Vec<HookDelivery>,
     /// Events seen but not hook-eligible (never delivered).
     pub skipped_ineligible: usize,
+    /// Whether every event committed so far has been delivered (or skipped) and the emitter
+    /// waits for more: a test that compares deliveries with what a receiver counted waits
+    /// for this, since a round of envelopes goes out one POST after another.
+    pub idle: bool,
 }
 
 /// Okta's hook timeout.
@@ -164,7 +168,11 @@ pub(crate) async fn run(shared: Arc<Shared>, config: HookConfig, status: Arc<Mut
             }
             (events, skipped)
         };
-        lock(&status).skipped_ineligible += skipped;
+        {
+            let mut status = lock(&status);
+            status.skipped_ineligible += skipped;
+            status.idle = events.is_empty();
+        }
         if events.is_empty() {
             continue;
         }
