@@ -138,6 +138,26 @@ fn stat_range(stats: Option<&Statistics>) -> Option<(i64, i64)> {
     }
 }
 
+/// Refuses a file whose columns are not ours (a Parquet file dropped into the archive by
+/// hand, or one truncated to fewer columns): the readers below address columns by position.
+fn check_columns(path: &Path, file_schema: &arrow_schema::Schema) -> Result<(), ArchiveError> {
+    let ours = crate::schema::schema();
+    let names = |s: &arrow_schema::Schema| -> Vec<String> {
+        s.fields().iter().map(|f| f.name().clone()).collect()
+    };
+    if names(file_schema) != names(&ours) {
+        return Err(ArchiveError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!(
+                "not an idwatch segment: columns {:?}, expected {:?}",
+                names(file_schema),
+                names(&ours)
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Scans one segment file; `visit` returns false to stop.
 pub fn scan_segment(
     path: &Path,
@@ -154,6 +174,7 @@ pub fn scan_segment(
         ArrowReaderOptions::new().with_page_index(true),
     )
     .map_err(ArchiveError::parquet(path))?;
+    check_columns(path, builder.schema())?;
     let meta = builder.metadata().clone();
     let since = spec.since.unwrap_or(i64::MIN);
     let until = spec.until.unwrap_or(i64::MAX);
@@ -298,6 +319,7 @@ pub fn read_rows(path: &Path) -> Result<Vec<(i64, i64, String)>, ArchiveError> {
     let file = std::fs::File::open(path).map_err(ArchiveError::io(path))?;
     let builder =
         ParquetRecordBatchReaderBuilder::try_new(file).map_err(ArchiveError::parquet(path))?;
+    check_columns(path, builder.schema())?;
     let schema = builder.parquet_schema().clone();
     let reader = builder
         .with_batch_size(BATCH_ROWS)
@@ -327,4 +349,33 @@ pub fn read_rows(path: &Path) -> Result<Vec<(i64, i64, String)>, ArchiveError> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch};
+    use std::sync::Arc;
+
+    #[test]
+    fn a_parquet_file_with_other_columns_is_refused_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("part-foreign.parquet");
+        let column: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 3]));
+        let batch = RecordBatch::try_from_iter([("published", column)]).expect("batch");
+        let file = std::fs::File::create(&path).expect("create");
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).expect("writer");
+        writer.write(&batch).expect("write");
+        writer.close().expect("close");
+
+        let scanned = scan_segment(&path, &ScanSpec::default(), &mut |_| true);
+        let err = scanned.expect_err("refused");
+        assert!(matches!(err, ArchiveError::Corrupt { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("part-foreign.parquet"), "{text}");
+        assert!(text.contains("not an idwatch segment"), "{text}");
+        let err = read_rows(&path).expect_err("refused");
+        assert!(err.to_string().contains("not an idwatch segment"), "{err}");
+    }
 }

@@ -15,7 +15,7 @@ use audit::schedule::{
     posture_if_due, record_roster, snapshot_if_due, AuditSchedule, PostureOutcome, SnapshotOutcome,
 };
 use audit::{take_roster, ActorClass, Recommendation};
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 use collect::{ClientConfig, Credentials, OktaClient, Secret};
 use okta::LogEvent;
 use sim::api::{SimConfig, SimServer};
@@ -28,11 +28,11 @@ use tempfile::TempDir;
 
 const ORG: &str = "acme";
 
-/// A fixed `now` shared by the simulator and the history we store, so both hold the same org.
+/// A fixed `now` shared by the simulator and the history we store, so both hold the same org:
+/// a weekday afternoon, so the background activity (help-desk resets, self-service changes)
+/// the tests look for is there whatever day they run.
 fn anchor() -> DateTime<Utc> {
-    Utc::now()
-        .duration_trunc(Duration::seconds(1))
-        .expect("truncating now")
+    sim::busy_tuesday()
 }
 
 fn config(now: DateTime<Utc>, scenarios: &[&str], posture: Posture) -> SimConfig {

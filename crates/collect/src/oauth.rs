@@ -307,7 +307,10 @@ impl TokenSource {
                 return Ok(AccessToken {
                     value: Secret::new(t.access_token),
                     dpop: is_dpop,
-                    expires_at: Instant::now() + Duration::from_secs(t.expires_in.unwrap_or(3600)),
+                    // Okta's tokens live an hour; a larger `expires_in` is capped at a day rather
+                    // than trusted into an `Instant` overflow.
+                    expires_at: Instant::now()
+                        + Duration::from_secs(t.expires_in.unwrap_or(3600).min(86_400)),
                 });
             }
             let err = Box::new(OktaError::from_body(status, &text, request_id));

@@ -1,7 +1,8 @@
 //! The poller: Okta's polling algorithm for one org (reference §1.4), run as one tokio task.
 //!
 //! 1. The cursor is the opaque `rel="next"` URL, stored in the store. With none (first run),
-//!    the poller starts a polling query at `since = now − backfill` (ascending, no `until`,
+//!    the poller starts a polling query at `since = now − backfill` (or the configured
+//!    [`PollerConfig::since`]; ascending, no `until`,
 //!    `limit` 1000) and stores that URL as the cursor before sending it, so a crash before the
 //!    first page resumes from the same `since`.
 //! 2. Each page's events and its `next` URL are committed in ONE SQLite transaction
@@ -41,6 +42,9 @@ pub struct PollerConfig {
     pub page_limit: u32,
     /// How far back the first run starts (Okta keeps 90 days).
     pub backfill: chrono::Duration,
+    /// Where the first run starts instead of `now − backfill`: a responder backfilling from a
+    /// known time. Sent to Okta as is (Okta refuses a `since` older than it keeps).
+    pub since: Option<DateTime<Utc>>,
     /// How far before the newest stored event a rebuilt cursor starts.
     pub overlap: chrono::Duration,
     /// Stop once caught up (the first short page) instead of polling forever.
@@ -59,6 +63,7 @@ impl Default for PollerConfig {
             poll_interval: Duration::from_secs(20),
             page_limit: 1000,
             backfill: chrono::Duration::days(7),
+            since: None,
             overlap: chrono::Duration::minutes(2),
             once: false,
             max_consecutive_errors: 30,
@@ -327,9 +332,12 @@ impl Poller {
             }
             tracing::warn!(org = %self.org, "stored cursor is not a URL of this org; starting over");
         }
+        // Okta refuses a `since` older than 180 days; a configured start is taken as given.
         let now = Utc::now();
         let oldest = now - chrono::Duration::days(180) + chrono::Duration::minutes(5);
+        let oldest = self.config.since.map_or(oldest, |s| s.min(oldest));
         let since = fallback_since
+            .or(self.config.since)
             .unwrap_or(now - self.config.backfill)
             .max(oldest);
         let url = self.client.logs_since_url(since, self.config.page_limit);

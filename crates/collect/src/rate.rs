@@ -35,6 +35,9 @@ impl Default for RateConfig {
     }
 }
 
+/// The longest wait a response's `X-Rate-Limit-Reset` can impose.
+pub const MAX_RESET_WAIT: Duration = Duration::from_secs(15 * 60);
+
 /// What one response said about its bucket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RateHeaders {
@@ -70,18 +73,23 @@ impl RateHeaders {
     }
 
     /// Time until the server's reset, measured against the server's own clock when it sent
-    /// `Date` (plus one second for `Date`'s truncation), else against ours.
+    /// `Date` (plus one second for `Date`'s truncation), else against ours. Capped at
+    /// [`MAX_RESET_WAIT`]: Okta's buckets reset within a minute, so a reset hours away is a
+    /// broken header (or a hostile proxy), and waiting on it would stall the collector.
     pub fn until_reset(&self) -> Option<Duration> {
         let reset = self.reset_epoch?;
-        let secs = match self.date_epoch {
-            Some(date) => reset - date + 1,
+        let wait = match self.date_epoch {
+            Some(date) => {
+                let secs = reset.saturating_sub(date).saturating_add(1).max(0);
+                Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+            }
             None => {
-                let now = chrono::Utc::now();
-                let ms = reset * 1000 - now.timestamp_millis();
-                return Some(Duration::from_millis(ms.max(0) as u64));
+                let now = chrono::Utc::now().timestamp_millis();
+                let ms = reset.saturating_mul(1000).saturating_sub(now).max(0);
+                Duration::from_millis(u64::try_from(ms).unwrap_or(0))
             }
         };
-        Some(Duration::from_secs(secs.max(0) as u64))
+        Some(wait.min(MAX_RESET_WAIT))
     }
 
     /// A 429 from the concurrency limit rather than the rate bucket.
@@ -379,6 +387,34 @@ mod tests {
             .try_acquire("/api/v1/users", Instant::now())
             .expect("remaining 0 waits");
         assert!(w > Duration::from_secs(19), "{w:?}");
+    }
+
+    proptest::proptest! {
+        /// Whatever `X-Rate-Limit-Reset` and `Date` say (both come off the network), the
+        /// wait is at most [`MAX_RESET_WAIT`] and observing it does not panic.
+        #[test]
+        fn any_reset_header_gives_a_bounded_wait(
+            reset in proptest::num::i64::ANY,
+            date in proptest::option::of(proptest::num::i64::ANY),
+            status in proptest::sample::select(vec![200u16, 429]),
+        ) {
+            let headers = RateHeaders {
+                limit: Some(600),
+                remaining: Some(0),
+                reset_epoch: Some(reset),
+                date_epoch: date,
+            };
+            let wait = headers.until_reset().expect("a reset header gives a wait");
+            proptest::prop_assert!(wait <= MAX_RESET_WAIT);
+            let budget = RateBudget::new(RateConfig {
+                max_jitter: Duration::ZERO,
+                ..RateConfig::default()
+            });
+            if let Some(imposed) = budget.observe("/api/v1/logs", status, &headers) {
+                proptest::prop_assert!(imposed <= MAX_RESET_WAIT);
+            }
+            proptest::prop_assert!(budget.try_acquire("/api/v1/logs", Instant::now()).is_some());
+        }
     }
 
     #[test]

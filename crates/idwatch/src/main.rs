@@ -55,7 +55,7 @@ enum Command {
     Retain(commands::retain::Args),
     /// Export an org's events (both tiers) as Parquet or NDJSON.
     Export(commands::export::Args),
-    /// SQL over both tiers (the `events` table), via SQLite.
+    /// SQL over both tiers (the `events` table), on DataFusion.
     Sql(commands::sql::Args),
     /// Admin roster: snapshot, show, diff (with explaining events), history, verify.
     Admins(commands::admins::Args),

@@ -7,7 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub fn parse_time_arg(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     let text = text.trim();
     if let Some(d) = parse_duration(text) {
-        return Ok(now - d);
+        return now
+            .checked_sub_signed(d)
+            .ok_or_else(|| format!("`{text}` before now is out of the range of dates"));
     }
     if let Some(t) = okta::event::parse_time(text) {
         return Ok(t);
@@ -58,5 +60,7 @@ mod tests {
         );
         let err = parse_time_arg("yesterday", now).unwrap_err();
         assert!(err.contains("`yesterday` is not a time"));
+        let err = parse_time_arg("200000000d", now).unwrap_err();
+        assert!(err.contains("out of the range of dates"), "{err}");
     }
 }

@@ -53,6 +53,12 @@ fn stored(data: &Path, org: &str) -> Vec<String> {
     out
 }
 
+/// `--since` for a backfill of `days` before the simulator's clock ([`sim::busy_tuesday`]:
+/// a fixed, weekday-busy history, the same whatever day the tests run).
+fn since(days: i64) -> String {
+    (sim::busy_tuesday() - chrono::Duration::days(days) - chrono::Duration::hours(1)).to_rfc3339()
+}
+
 fn start_sim(runtime: &tokio::runtime::Runtime, config: SimConfig) -> SimServer {
     runtime
         .block_on(SimServer::start(config))
@@ -88,6 +94,7 @@ fn org_commands_keep_references_only_and_test_reports_401() {
             seed: 3,
             users: 100,
             days: 1,
+            now: Some(sim::busy_tuesday()),
             ..SimConfig::default()
         },
     );
@@ -129,7 +136,7 @@ fn org_commands_keep_references_only_and_test_reports_401() {
     let out = run(
         data,
         sim.token(),
-        &["collect", "--once", "--backfill", "2d", "--no-progress"],
+        &["collect", "--once", "--since", &since(2), "--no-progress"],
     );
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -170,6 +177,7 @@ fn kill_dash_nine_twenty_times_during_a_backfill_loses_and_duplicates_nothing() 
             users: 2500,
             days: 8,
             logs_rate_limit: 1_000_000,
+            now: Some(sim::busy_tuesday()),
             ..SimConfig::default()
         },
     );
@@ -193,8 +201,8 @@ fn kill_dash_nine_twenty_times_during_a_backfill_loses_and_duplicates_nothing() 
             &[
                 "collect",
                 "--once",
-                "--backfill",
-                "9d",
+                "--since",
+                &since(9),
                 "--share",
                 "1",
                 "--no-progress",

@@ -88,7 +88,10 @@ impl RetryPolicy {
                     Some(after) => (after.min(self.max_retry_after), true),
                     None => (self.backoff(failures_before.saturating_add(1), key), false),
                 };
-                let next = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+                let next = chrono::Duration::from_std(wait)
+                    .ok()
+                    .and_then(|wait| now.checked_add_signed(wait))
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC);
                 RetryDecision {
                     outcome: AttemptOutcome::Retry {
                         next_attempt_at: next,
@@ -254,6 +257,24 @@ mod tests {
             d.outcome,
             AttemptOutcome::Retry {
                 next_attempt_at: now() + chrono::Duration::seconds(600)
+            }
+        );
+    }
+
+    #[test]
+    fn a_back_off_past_the_calendar_retries_at_the_end_of_time_without_panicking() {
+        // `[alerts.delivery] retry_initial = retry_max = "200000000d"` is valid config.
+        let p = RetryPolicy {
+            initial: Duration::from_secs(200_000_000 * 86_400),
+            max: Duration::from_secs(200_000_000 * 86_400),
+            max_retry_after: Duration::from_secs(600),
+        };
+        let err = classify_http("s", AlertId(1), 503, None, "", now()).unwrap_err();
+        let d = p.decide(&Err::<(), _>(err), 0, "k", now());
+        assert_eq!(
+            d.outcome,
+            AttemptOutcome::Retry {
+                next_attempt_at: DateTime::<Utc>::MAX_UTC
             }
         );
     }

@@ -14,13 +14,14 @@ async fn hooked_and_polled_events_of_the_simulator_merge_into_one_exact_set() {
     let sim = sim::api::SimServer::start(sim::api::SimConfig {
         users: 60,
         seed: 7,
+        // A fixed, weekday-busy history: the same envelopes and duplicates in every run.
+        now: Some(sim::busy_tuesday()),
         token: Some("sim-token".into()),
         hook: Some(sim::hooks::HookConfig {
             interval: Duration::from_millis(100),
             max_batch: 3,
-            // A day of history, not Okta's hour: the wall clock is the anchor, and a quiet
-            // hour of the simulated day held too few envelopes for the 30 % duplicate rate
-            // to be sure to fire (CI failed on one).
+            // A day of history, not Okta's hour: enough envelopes that the 30 % duplicate
+            // rate fires (CI once failed on a quiet hour with the wall clock as anchor).
             backfill: Duration::from_secs(24 * 3600),
             duplicate_rate: 0.3,
             reorder_rate: 0.3,
@@ -49,7 +50,7 @@ async fn hooked_and_polled_events_of_the_simulator_merge_into_one_exact_set() {
         client,
         collect::PollerConfig {
             poll_interval: Duration::from_millis(200),
-            backfill: chrono::Duration::days(2),
+            since: Some(sim::busy_tuesday() - chrono::Duration::days(2)),
             once: true,
             ..collect::PollerConfig::default()
         },

@@ -12,3 +12,23 @@ pub mod generate;
 pub mod hooks;
 pub mod scenario;
 pub mod world;
+
+/// A fixed clock for tests and benchmarks: Tuesday 2024-03-05 14:00 UTC, a working afternoon
+/// in the Americas and Europe. The history before it is weekday-busy and the same in every
+/// run; a history anchored at the wall clock is thin on weekends (most users do not sign in)
+/// and changes with the hour, so counts taken from it are not something a test can assert.
+pub fn busy_tuesday() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_709_647_200, 0).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn busy_tuesday_is_a_tuesday_afternoon() {
+        use chrono::{Datelike, Timelike};
+        let t = super::busy_tuesday();
+        assert_eq!(t.to_rfc3339(), "2024-03-05T14:00:00+00:00");
+        assert_eq!(t.weekday(), chrono::Weekday::Tue);
+        assert_eq!(t.hour(), 14);
+    }
+}

@@ -100,14 +100,20 @@ pub struct History {
     pub start: DateTime<Utc>,
 }
 
+/// The longest history [`history`] builds: ten years (Okta itself keeps 90 days).
+pub const MAX_DAYS: u32 = 3650;
+
 /// Builds the org's history as `config` describes it (the same config always gives the same
 /// events, uuids and truth).
 pub fn history(config: &WorldConfig) -> Result<History, WorldError> {
     if config.users == 0 {
         return Err(WorldError::Invalid("users must be at least 1".into()));
     }
-    if config.days == 0 {
-        return Err(WorldError::Invalid("days must be at least 1".into()));
+    if config.days == 0 || config.days > MAX_DAYS {
+        return Err(WorldError::Invalid(format!(
+            "days must be between 1 and {MAX_DAYS} (got {})",
+            config.days
+        )));
     }
     let start = config.now - Duration::days(i64::from(config.days));
     let org_config = OrgConfig {
@@ -358,6 +364,18 @@ mod tests {
                 .map(|t| t.with_timezone(&Utc))
                 .expect("time"),
             ..WorldConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_history_longer_than_ten_years_is_refused_not_overflowed() {
+        for days in [0, MAX_DAYS + 1, u32::MAX] {
+            let config = WorldConfig { days, ..config() };
+            let err = history(&config).err().expect("refused");
+            assert!(
+                err.to_string().contains("days must be between 1 and 3650"),
+                "{err}"
+            );
         }
     }
 

@@ -7,17 +7,23 @@ use serde_json::Value;
 use sim::api::{SimConfig, SimServer};
 use std::collections::HashSet;
 
+/// A simulator at [`sim::busy_tuesday`] (the same weekday-busy history on any day the tests
+/// run), its clock moved past the persistence jitter of the last events before the anchor, so
+/// `visible_uuids` does not change under a test.
 async fn server(users: usize) -> SimServer {
-    SimServer::start(SimConfig {
+    let sim = SimServer::start(SimConfig {
         users,
         days: 1,
         seed: 11,
         token: Some("test-token".into()),
         logs_rate_limit: 100_000,
+        now: Some(sim::busy_tuesday()),
         ..SimConfig::default()
     })
     .await
-    .expect("server starts")
+    .expect("server starts");
+    sim.skip_time(std::time::Duration::from_secs(2));
+    sim
 }
 
 fn links(headers: &HeaderMap) -> Vec<(String, String)> {

@@ -7,7 +7,13 @@ use std::path::Path;
 use std::time::Duration;
 use store::Store;
 
+/// A simulator whose clock starts at [`sim::busy_tuesday`] unless `config` sets one, so the
+/// history (and every count a test takes of it) is the same on any day the tests run.
 pub async fn sim(config: SimConfig) -> SimServer {
+    let config = SimConfig {
+        now: config.now.or(Some(sim::busy_tuesday())),
+        ..config
+    };
     SimServer::start(config).await.expect("simulator starts")
 }
 
@@ -35,10 +41,13 @@ pub fn ssws_client(sim: &SimServer, config: ClientConfig) -> OktaClient {
     .expect("client")
 }
 
+/// A `once` poller that backfills `days` (and an hour) before [`sim::busy_tuesday`].
 pub fn poller_config(days: i64) -> PollerConfig {
     PollerConfig {
         poll_interval: Duration::from_millis(200),
-        backfill: chrono::Duration::days(days) + chrono::Duration::hours(1),
+        since: Some(
+            sim::busy_tuesday() - chrono::Duration::days(days) - chrono::Duration::hours(1),
+        ),
         once: true,
         error_backoff_max: Duration::from_millis(300),
         ..PollerConfig::default()

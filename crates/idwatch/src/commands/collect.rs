@@ -1,4 +1,4 @@
-//! `idwatch collect [--org NAME ... | --all] [--backfill 90d] [--once]`: polls each org's System
+//! `idwatch collect [--org NAME ... | --all] [--backfill 90d | --since TIME] [--once]`: polls each org's System
 //! Log into the store, one task per org (see `collect::Poller`): the cursor is committed with
 //! every page, so Ctrl-C, SIGTERM or kill -9 lose nothing and the next run resumes from it.
 //! `--once` collects until every org is caught up, then exits 0. On a terminal, a progress bar
@@ -24,6 +24,10 @@ pub struct Args {
     /// How far back an org without a cursor starts (Okta keeps 90 days).
     #[arg(long, value_name = "DURATION", default_value = "7d")]
     backfill: String,
+    /// Where an org without a cursor starts instead of now − backfill: RFC 3339 or a date
+    /// (e.g. the day an incident began). Okta refuses a start older than it keeps.
+    #[arg(long, value_name = "TIME", conflicts_with = "backfill")]
+    since: Option<String>,
     /// Stop when every org is caught up (exit 0) instead of polling forever.
     #[arg(long)]
     once: bool,
@@ -103,6 +107,12 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             "--backfill is at most 180d (Okta refuses older `since`; it keeps 90 days)",
         ));
     }
+    let since = args
+        .since
+        .as_deref()
+        .map(|text| crate::time_arg::parse_time_arg(text, chrono::Utc::now()))
+        .transpose()
+        .map_err(|e| Exit::bad_input(format!("--since: {e}")))?;
     let poll_interval = duration_arg("--poll-interval", &args.poll_interval)?
         .to_std()
         .map_err(|_| Exit::bad_input("--poll-interval must be positive"))?;
@@ -118,6 +128,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         poll_interval,
         page_limit: args.page_limit,
         backfill,
+        since,
         once: args.once,
         ..PollerConfig::default()
     };

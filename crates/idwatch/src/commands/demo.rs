@@ -286,7 +286,9 @@ async fn demo(dir: &Path, args: &Args) -> anyhow::Result<()> {
         .collect();
     let mut caught_up_at: Option<Instant> = None;
     let mut collected = 0u64;
-    let deadline = tokio::time::Instant::now() + args.timeout;
+    // A year is "forever" for a demo; a larger `--timeout` would overflow the clock.
+    let deadline =
+        tokio::time::Instant::now() + args.timeout.min(Duration::from_secs(365 * 86_400));
     println!("{:<12} {:<9} {:<44} WHAT", "RECEIVED", "LEVEL", "RULE");
     loop {
         tokio::select! {

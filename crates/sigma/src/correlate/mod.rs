@@ -142,6 +142,18 @@ struct Group {
     last: i64,
 }
 
+impl Group {
+    /// Hits sorted by [`Hit::order`] and `processed` within them, as the windows assume.
+    fn is_well_formed(&self) -> bool {
+        self.processed <= self.hits.len()
+            && self
+                .hits
+                .iter()
+                .zip(self.hits.iter().skip(1))
+                .all(|(a, b)| a.order() <= b.order())
+    }
+}
+
 /// The serializable state of a [`Correlator`]: commit it with the read position it belongs to.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CorrelatorState {
@@ -419,7 +431,10 @@ impl Correlator {
             let found = self.rules.correlations.iter().position(|def| {
                 self.rules.rules[def.rule].key() == sc.rule && def.fingerprint == sc.fingerprint
             });
-            let Some(ci) = found else {
+            // The state sits in a SQLite file a user can edit or that can be damaged: groups
+            // whose hits are out of order (the windows binary-search them) are not trusted.
+            let Some(ci) = found.filter(|_| sc.groups.iter().all(|(_, g)| g.is_well_formed()))
+            else {
                 report.dropped_correlations.push(sc.rule);
                 continue;
             };

@@ -440,19 +440,46 @@ impl ExtEngine {
             let found = rules.ext.iter().position(|d| {
                 rules.rules[d.rule].key() == sr.rule && d.fingerprint == sr.fingerprint
             });
+            let runtime = RuleRuntime {
+                pending: sr.pending,
+                state: sr.state,
+                next_due: i64::MIN,
+            };
             match found {
-                Some(xi) => {
-                    self.rules[xi] = RuleRuntime {
-                        pending: sr.pending,
-                        state: sr.state,
-                        next_due: i64::MIN,
-                    }
-                }
-                None => dropped.push(sr.rule),
+                Some(xi) if fits(&rules.ext[xi], &runtime) => self.rules[xi] = runtime,
+                _ => dropped.push(sr.rule),
             }
         }
         dropped
     }
+}
+
+/// Whether saved state has the shape `def` gives its own (the state sits in a SQLite file a
+/// user can edit or that can be damaged; the engine indexes hit values by position): each hit
+/// carries one value per field its role reads, the state is of the rule's kind, and each
+/// session tracks one value list per tracked field. State that does not fit is dropped, as
+/// state of a changed rule is.
+fn fits(def: &ExtDef, runtime: &RuleRuntime) -> bool {
+    let hits_fit = runtime.pending.iter().all(|p| match p.role {
+        1 => p.values.len() == def.candidate_fields.len(),
+        0 => def
+            .other
+            .as_ref()
+            .is_some_and(|(_, fields)| p.values.len() == fields.len()),
+        _ => false,
+    });
+    let kind_fits = match (&def.spec, &runtime.state) {
+        (ExtSpec::NewTerm(_), KindState::NewTerm { .. })
+        | (ExtSpec::GeoVelocity(_), KindState::GeoVelocity { .. })
+        | (ExtSpec::Absence(_), KindState::Absence { .. })
+        | (ExtSpec::Signal, KindState::Signal) => true,
+        (ExtSpec::Session(spec), KindState::Session { sessions }) => {
+            let tracked = spec.new_all.len() + spec.new_any.len();
+            sessions.values().all(|s| s.values.len() == tracked)
+        }
+        _ => false,
+    };
+    hits_fit && kind_fits
 }
 
 /// What processing one rule's hits needs.

@@ -371,6 +371,56 @@ fn a_changed_rule_drops_its_saved_state() {
     assert_eq!(report.dropped_correlations, vec!["travel".to_string()]);
 }
 
+/// Empties the `values` of every saved pending hit (a damaged or hand-edited state row).
+fn empty_pending_values(value: &mut serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut n = 0;
+            for (k, v) in map.iter_mut() {
+                match (k.as_str(), v.as_array_mut()) {
+                    ("pending", Some(hits)) => {
+                        for hit in hits {
+                            hit["values"] = json!([]);
+                            n += 1;
+                        }
+                    }
+                    _ => n += empty_pending_values(v),
+                }
+            }
+            n
+        }
+        serde_json::Value::Array(items) => items.iter_mut().map(empty_pending_values).sum(),
+        _ => 0,
+    }
+}
+
+#[test]
+fn saved_state_of_the_wrong_shape_is_dropped_and_detection_goes_on() {
+    let r = rules();
+    let events = mixed_events(5);
+    let cut = events.len() / 2;
+    let mut c = Correlator::new(Arc::clone(&r), CorrelatorConfig::default());
+    let mut out = Vec::new();
+    for e in &events[..cut] {
+        c.observe(e, e.published(), &mut out);
+    }
+    let mut saved = serde_json::to_value(c.export_state()).unwrap();
+    assert!(
+        empty_pending_values(&mut saved) > 0,
+        "some hits were pending"
+    );
+    let mut c = Correlator::new(Arc::clone(&r), CorrelatorConfig::default());
+    let report = c
+        .import_state(serde_json::from_value(saved).unwrap())
+        .unwrap();
+    assert!(!report.dropped_correlations.is_empty(), "{report:?}");
+    // The rest of the stream is evaluated from empty state for those rules, without a panic.
+    for e in &events[cut..] {
+        c.observe(e, e.published(), &mut out);
+    }
+    c.flush(&mut out);
+}
+
 #[test]
 fn state_is_bounded_by_max_keys() {
     let text = r#"

@@ -522,12 +522,13 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
                         None => next.run(request).await,
                         Some(Fault::Storm(length)) => {
                             lock(&shared.limiter).storm(bucket, length);
+                            // The storm's own end, as every refusal during it says (a 1–4 s
+                            // burst, not the bucket emptied until the window's end).
                             rate.remaining = 0;
-                            rate.reset = rate.reset.max(
-                                (Utc::now() + ChronoDuration::from_std(length).unwrap_or_default())
-                                    .timestamp() as u64
-                                    + 1,
-                            );
+                            rate.reset = (Utc::now()
+                                + ChronoDuration::from_std(length).unwrap_or_default())
+                            .timestamp() as u64
+                                + 1;
                             ApiError::rate_limited().into_response()
                         }
                         Some(Fault::Internal) => ApiError::internal().into_response(),
