@@ -21,17 +21,13 @@ struct Fixture {
 }
 
 fn events(n: usize, seed: u64) -> Vec<String> {
-    let start = chrono::DateTime::parse_from_rfc3339("2024-03-01T00:00:00Z")
-        .expect("time")
-        .with_timezone(&chrono::Utc);
+    // A 60-user org from the generator's default start, 2024-03-01.
     let config = sim::generate::OrgConfig {
         seed,
         users: 60,
-        start,
         ..sim::generate::OrgConfig::default()
     };
-    let org = sim::generate::Org::build(&config);
-    sim::generate::Generator::new(org, start)
+    sim::generate::Generator::from_config(&config)
         .take(n)
         .map(|e| e.json)
         .collect()
